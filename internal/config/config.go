@@ -1,0 +1,199 @@
+// Package config reads the server's configuration from the environment and
+// validates it once, at start, so a bad value stops the process with a
+// message naming the variable instead of failing later.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of SPEC §6.
+const (
+	DefaultDatabaseURL = "postgres://postgres@localhost:5432/sets?sslmode=disable"
+	DefaultAddr        = "127.0.0.1:8080"
+	// DevJWTSecret signs tokens in development when AUTH_JWT_SECRET is unset.
+	// It is public (it is in the source), so production refuses to start
+	// without a secret of its own.
+	DevJWTSecret = "sets-development-secret-do-not-use-in-production"
+)
+
+// Environments.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is the whole configuration of the process.
+type Config struct {
+	DatabaseURL string // DATABASE_URL
+	Addr        string // ADDR
+	Env         string // APP_ENV: development or production
+	JWTSecret   string // AUTH_JWT_SECRET
+	// JWTSecretDefaulted is true when development fell back to DevJWTSecret.
+	JWTSecretDefaulted bool
+	CORSAllowedOrigins []string   // CORS_ALLOWED_ORIGINS, comma-separated
+	LogLevel           slog.Level // LOG_LEVEL: debug, info, warn, error
+	LogFormat          string     // LOG_FORMAT: text or json
+	// GraphiQL and Introspection default to on in development and off in
+	// production; GRAPHIQL_ENABLED and INTROSPECTION_ENABLED override.
+	GraphiQL      bool
+	Introspection bool
+	// ComplexityLimit and DepthLimit bound a query before any SQL runs
+	// (QUERY_COMPLEXITY_LIMIT, QUERY_DEPTH_LIMIT).
+	ComplexityLimit int
+	DepthLimit      int
+	DBMaxConns      int           // DB_MAX_CONNS
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long SIGTERM waits for in-flight requests
+}
+
+// DefaultComplexityLimit lets the heaviest real query through (100 sets with
+// every field and their images costs about 2,700; see graph/complexity.go)
+// and refuses one ten times heavier.
+const DefaultComplexityLimit = 5000
+
+// FromEnv builds a Config from getenv and validates it.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:     or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		Addr:            or(getenv("ADDR"), DefaultAddr),
+		Env:             or(getenv("APP_ENV"), EnvDevelopment),
+		JWTSecret:       getenv("AUTH_JWT_SECRET"),
+		LogFormat:       or(getenv("LOG_FORMAT"), "text"),
+		ComplexityLimit: DefaultComplexityLimit,
+		DepthLimit:      12,
+		DBMaxConns:      8,
+		ShutdownTimeout: 15 * time.Second,
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v := getenv("CORS_ALLOWED_ORIGINS"); v != "" {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
+			}
+		}
+	}
+	add(parseLevel(getenv("LOG_LEVEL"), &c.LogLevel))
+	dev := c.Env == EnvDevelopment
+	add(parseBool("GRAPHIQL_ENABLED", getenv("GRAPHIQL_ENABLED"), dev, &c.GraphiQL))
+	add(parseBool("INTROSPECTION_ENABLED", getenv("INTROSPECTION_ENABLED"), dev, &c.Introspection))
+	add(parseInt("QUERY_COMPLEXITY_LIMIT", getenv("QUERY_COMPLEXITY_LIMIT"), 1, 1_000_000, &c.ComplexityLimit))
+	add(parseInt("QUERY_DEPTH_LIMIT", getenv("QUERY_DEPTH_LIMIT"), 1, 100, &c.DepthLimit))
+	add(parseInt("DB_MAX_CONNS", getenv("DB_MAX_CONNS"), 1, 1000, &c.DBMaxConns))
+	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			add(fmt.Errorf("SHUTDOWN_TIMEOUT: %q is not a positive duration such as 15s", v))
+		} else {
+			c.ShutdownTimeout = d
+		}
+	}
+	if c.JWTSecret == "" && dev {
+		c.JWTSecret, c.JWTSecretDefaulted = DevJWTSecret, true
+	}
+	add(c.Validate())
+	return c, errors.Join(errs...)
+}
+
+// Validate checks the values that do not depend on how they were read.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Env != EnvDevelopment && c.Env != EnvProduction {
+		errs = append(errs, fmt.Errorf("APP_ENV: %q is not development or production", c.Env))
+	}
+	if err := validateDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, fmt.Errorf("DATABASE_URL: %w", err))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", c.Addr))
+	}
+	switch {
+	case c.JWTSecret == "":
+		errs = append(errs, errors.New("AUTH_JWT_SECRET: required in production"))
+	case c.Env == EnvProduction && c.JWTSecret == DevJWTSecret:
+		errs = append(errs, errors.New("AUTH_JWT_SECRET: the development secret is public; set a secret of your own"))
+	case c.Env == EnvProduction && len(c.JWTSecret) < 32:
+		errs = append(errs, errors.New("AUTH_JWT_SECRET: use at least 32 bytes for HS256 in production"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateDatabaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("scheme %q is not postgres://", u.Scheme)
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return errors.New("names no database")
+	}
+	return nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func parseLevel(v string, dst *slog.Level) error {
+	if v == "" {
+		*dst = slog.LevelInfo
+		return nil
+	}
+	if err := dst.UnmarshalText([]byte(v)); err != nil {
+		return fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", v)
+	}
+	return nil
+}
+
+func parseBool(name, v string, def bool, dst *bool) error {
+	if v == "" {
+		*dst = def
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not true or false", name, v)
+	}
+	*dst = b
+	return nil
+}
+
+func parseInt(name, v string, lo, hi int, dst *int) error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("%s: %q is not a whole number from %d to %d", name, v, lo, hi)
+	}
+	*dst = n
+	return nil
+}

@@ -1,0 +1,81 @@
+// Package store holds every SQL query of the application. Each method takes
+// the context first, scopes what it reads or writes to one user, and reports
+// a missing (or someone else's) row as models.NotFound.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/brickgallery/sets/models"
+)
+
+// Store runs queries against one database handle.
+type Store struct {
+	db *bun.DB
+}
+
+// New returns a Store over db.
+func New(db *bun.DB) *Store {
+	return &Store{db: db}
+}
+
+// DB returns the underlying handle, for health checks and migrations.
+func (s *Store) DB() *bun.DB { return s.db }
+
+// EnsureUser creates the user row for id if it does not exist yet: users
+// are first seen through a token issued by the auth service.
+func (s *Store) EnsureUser(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.NewInsert().
+		Model(&models.User{ID: id}).
+		On("CONFLICT (id) DO NOTHING").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("ensure user %s: %w", id, err)
+	}
+	return nil
+}
+
+// UserByEmailOrCreate returns the user with email, creating it if missing.
+// Safe under concurrency: a caller that loses the race to insert reads the
+// winner's row.
+func (s *Store) UserByEmailOrCreate(ctx context.Context, email string) (*models.User, error) {
+	for range 2 {
+		u := new(models.User)
+		err := s.db.NewSelect().Model(u).Where("email = ?", email).Scan(ctx)
+		if err == nil {
+			return u, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("find user %q: %w", email, err)
+		}
+		u = &models.User{Email: &email}
+		res, err := s.db.NewInsert().Model(u).Column("email").
+			On("CONFLICT (email) DO NOTHING").Returning("*").Exec(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("create user %q: %w", email, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return u, nil
+		}
+	}
+	return nil, fmt.Errorf("create user %q: lost the race twice", email)
+}
+
+// User returns the user with id.
+func (s *Store) User(ctx context.Context, id uuid.UUID) (*models.User, error) {
+	u := new(models.User)
+	err := s.db.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, models.NotFound("user")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", id, err)
+	}
+	return u, nil
+}

@@ -1,0 +1,70 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an application error. The GraphQL layer turns it into
+// extensions.code once, at the edge.
+type Code string
+
+// The application error codes; see SPEC §5.
+const (
+	CodeUnauthenticated Code = "UNAUTHENTICATED"
+	CodeNotFound        Code = "NOT_FOUND"
+	CodeInvalid         Code = "BAD_USER_INPUT"
+	CodeTooComplex      Code = "QUERY_TOO_COMPLEX"
+	CodeUnavailable     Code = "SERVICE_UNAVAILABLE"
+	CodeInternal        Code = "INTERNAL_SERVER_ERROR"
+)
+
+// Error is an error meant to be shown to the API's caller: its Message is
+// safe to display, and Field (for CodeInvalid) is the dotted input path such
+// as "input.images.0.imageUrl".
+type Error struct {
+	Code    Code
+	Message string
+	Field   string
+	// Err is the cause, for logs only; it is never shown to the caller.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := string(e.Code) + ": " + e.Message
+	if e.Field != "" {
+		msg += " (" + e.Field + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Invalid reports bad input at field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFound reports a missing row. Rows that belong to someone else are
+// reported the same way, so ids cannot be probed.
+func NotFound(what string) *Error {
+	return &Error{Code: CodeNotFound, Message: what + " not found"}
+}
+
+// Unauthenticated reports a missing or unusable bearer token.
+func Unauthenticated(msg string) *Error {
+	return &Error{Code: CodeUnauthenticated, Message: msg}
+}
+
+// ErrorCode returns the code of err, or CodeInternal when err carries none.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

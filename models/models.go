@@ -1,0 +1,79 @@
+// Package models holds the Bun models of the three tables, the coded error
+// type the rest of the application speaks, and the input validation that runs
+// before every write.
+package models
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+)
+
+// User is a collector. The auth service owns users in production; a user
+// first seen through a token is created with no email.
+type User struct {
+	bun.BaseModel `bun:"table:users"`
+
+	ID          uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
+	Email       *string   `bun:"email"`
+	DisplayName *string   `bun:"display_name"`
+	CreatedAt   time.Time `bun:"created_at,notnull,nullzero,default:now()"`
+	UpdatedAt   time.Time `bun:"updated_at,notnull,nullzero,default:now()"`
+}
+
+// Set is one entry of a collection: a LEGO set a user owns, possibly several
+// copies of it (Quantity). Money fields are what was paid for the entry as a
+// whole, exact to the cent; nil means unknown.
+type Set struct {
+	bun.BaseModel `bun:"table:sets"`
+
+	ID             uuid.UUID        `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
+	UserID         uuid.UUID        `bun:"user_id,notnull,type:uuid"`
+	Title          string           `bun:"title,notnull"`
+	SetNumber      *string          `bun:"set_number"`
+	Store          *string          `bun:"store"`
+	SourceURL      *string          `bun:"source_url"`
+	PieceCount     *int32           `bun:"piece_count"`
+	ReleaseDate    *time.Time       `bun:"release_date,type:timestamp"`
+	Theme          *string          `bun:"theme"`
+	Tags           []string         `bun:"tags,array,notnull"`
+	Notes          *string          `bun:"notes"`
+	IsBuilt        bool             `bun:"is_built,notnull"`
+	Quantity       int32            `bun:"quantity,notnull"`
+	PurchasePrice  *decimal.Decimal `bun:"purchase_price,type:numeric(10,2)"`
+	Tax            *decimal.Decimal `bun:"tax,type:numeric(10,2)"`
+	Shipping       *decimal.Decimal `bun:"shipping,type:numeric(10,2)"`
+	PurchaseDate   *time.Time       `bun:"purchase_date,type:timestamp"`
+	WishlistItemID *uuid.UUID       `bun:"wishlist_item_id,type:uuid"`
+	CreatedAt      time.Time        `bun:"created_at,notnull,nullzero,default:now()"`
+	UpdatedAt      time.Time        `bun:"updated_at,notnull,nullzero,default:now()"`
+}
+
+// TotalCost is PurchasePrice + Tax + Shipping, missing parts counting as
+// zero; nil when all three are missing.
+func (s *Set) TotalCost() *decimal.Decimal {
+	if s.PurchasePrice == nil && s.Tax == nil && s.Shipping == nil {
+		return nil
+	}
+	total := decimal.Zero
+	for _, d := range []*decimal.Decimal{s.PurchasePrice, s.Tax, s.Shipping} {
+		if d != nil {
+			total = total.Add(*d)
+		}
+	}
+	return &total
+}
+
+// SetImage is a photo of a set. Images are shown in Position order.
+type SetImage struct {
+	bun.BaseModel `bun:"table:set_images"`
+
+	ID           uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
+	SetID        uuid.UUID `bun:"set_id,notnull,type:uuid"`
+	ImageURL     string    `bun:"image_url,notnull"`
+	ThumbnailURL *string   `bun:"thumbnail_url"`
+	Position     int32     `bun:"position,notnull"`
+	CreatedAt    time.Time `bun:"created_at,notnull,nullzero,default:now()"`
+}
