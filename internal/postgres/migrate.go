@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -58,7 +59,7 @@ func (m *Migrator) Migrate(ctx context.Context) ([]string, error) {
 			applied = appliedNames(group, err)
 		}
 		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return fmt.Errorf("migrate: %w", nameFailed(m.migrations, err))
 		}
 		return nil
 	})
@@ -72,7 +73,7 @@ func (m *Migrator) Rollback(ctx context.Context) ([]string, error) {
 	err := m.withLock(ctx, func(ctx context.Context) error {
 		group, err := m.bun.Rollback(ctx)
 		if err != nil {
-			return fmt.Errorf("rollback: %w", err)
+			return fmt.Errorf("rollback: %w", nameFailed(m.migrations, err))
 		}
 		for i := len(group.Migrations) - 1; i >= 0; i-- {
 			rolledBack = append(rolledBack, label(&group.Migrations[i]))
@@ -185,6 +186,18 @@ func appliedNames(group *migrate.MigrationGroup, err error) []string {
 		names = append(names, label(&ms[i]))
 	}
 	return names
+}
+
+// nameFailed puts the full name of the migration that failed in front of
+// err. Bun names a failed migration by its timestamp alone ("20261125000300:
+// up: ..."), while `db status` and the files say "20261125000300_create_set_images".
+func nameFailed(ms *migrate.Migrations, err error) error {
+	for _, mg := range ms.Sorted() {
+		if strings.HasPrefix(err.Error(), mg.Name+": ") {
+			return fmt.Errorf("migration %s failed: %w", label(&mg), err)
+		}
+	}
+	return err
 }
 
 // label is a migration's file name without its suffix, such as
