@@ -19,8 +19,8 @@ type User struct {
 	ID          uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
 	Email       *string   `bun:"email"`
 	DisplayName *string   `bun:"display_name"`
-	CreatedAt   time.Time `bun:"created_at,notnull,nullzero,default:now()"`
-	UpdatedAt   time.Time `bun:"updated_at,notnull,nullzero,default:now()"`
+	CreatedAt   time.Time `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
+	UpdatedAt   time.Time `bun:"updated_at,type:timestamp,notnull,nullzero,default:now()"`
 }
 
 // Set is one entry of a collection: a LEGO set a user owns, possibly several
@@ -38,7 +38,7 @@ type Set struct {
 	PieceCount     *int32           `bun:"piece_count"`
 	ReleaseDate    *time.Time       `bun:"release_date,type:timestamp"`
 	Theme          *string          `bun:"theme"`
-	Tags           []string         `bun:"tags,array,notnull"`
+	Tags           []string         `bun:"tags,array,notnull,default:'{}'"`
 	Notes          *string          `bun:"notes"`
 	IsBuilt        bool             `bun:"is_built,notnull"`
 	Quantity       int32            `bun:"quantity,notnull"`
@@ -47,8 +47,8 @@ type Set struct {
 	Shipping       *decimal.Decimal `bun:"shipping,type:numeric(10,2)"`
 	PurchaseDate   *time.Time       `bun:"purchase_date,type:timestamp"`
 	WishlistItemID *uuid.UUID       `bun:"wishlist_item_id,type:uuid"`
-	CreatedAt      time.Time        `bun:"created_at,notnull,nullzero,default:now()"`
-	UpdatedAt      time.Time        `bun:"updated_at,notnull,nullzero,default:now()"`
+	CreatedAt      time.Time        `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
+	UpdatedAt      time.Time        `bun:"updated_at,type:timestamp,notnull,nullzero,default:now()"`
 }
 
 // TotalCost is PurchasePrice + Tax + Shipping, missing parts counting as
@@ -75,5 +75,5 @@ type SetImage struct {
 	ImageURL     string    `bun:"image_url,notnull"`
 	ThumbnailURL *string   `bun:"thumbnail_url"`
 	Position     int32     `bun:"position,notnull"`
-	CreatedAt    time.Time `bun:"created_at,notnull,nullzero,default:now()"`
+	CreatedAt    time.Time `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
 }
