@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,14 @@ func ParseConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	// GUC names are case-insensitive: a URL's "TimeZone=..." is a separate
+	// map key that would be sent too, and the server applies whichever
+	// comes last in the (randomly ordered) startup packet.
+	for k := range cfg.RuntimeParams {
+		if strings.EqualFold(k, "timezone") {
+			delete(cfg.RuntimeParams, k)
+		}
 	}
 	cfg.RuntimeParams["timezone"] = "UTC"
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec

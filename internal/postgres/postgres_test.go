@@ -1,0 +1,57 @@
+package postgres_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brickgallery/sets/internal/postgres"
+	"github.com/brickgallery/sets/internal/testdb"
+)
+
+// TestOpenPinsUTC checks that every connection runs in UTC whatever the URL
+// asks for: the timestamp columns have no zone, so a session in another zone
+// would write now() defaults hours away from the UTC values the API writes.
+func TestOpenPinsUTC(t *testing.T) {
+	t.Parallel()
+	base := testdb.URL(t)
+	tests := []struct{ name, param, value string }{
+		{"no time zone in the url", "", ""},
+		{"timezone parameter", "timezone", "Pacific/Auckland"},
+		{"TimeZone parameter", "TimeZone", "America/Los_Angeles"},
+		{"options parameter", "options", "-c TimeZone=Asia/Tokyo"},
+		{"upper-case parameter", "TIMEZONE", "Europe/Berlin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.param != "" {
+				q := u.Query()
+				q.Set(tt.param, tt.value)
+				// libpq reads "+" literally: spaces must be %20.
+				u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+			}
+			db, err := postgres.Open(u.String(), postgres.PoolConfig{MaxConns: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+
+			var zone string
+			var now time.Time
+			if err := db.QueryRowContext(t.Context(), "SELECT current_setting('TimeZone'), now()::timestamp").Scan(&zone, &now); err != nil {
+				t.Fatal(err)
+			}
+			if zone != "UTC" {
+				t.Errorf("session time zone: got %s, want UTC", zone)
+			}
+			if d := time.Since(now); d < -time.Minute || d > time.Minute {
+				t.Errorf("now()::timestamp = %v, %v away from UTC now; want the UTC wall time", now, d)
+			}
+		})
+	}
+}
