@@ -2,10 +2,98 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+
+	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/postgres"
+	"github.com/brickgallery/sets/internal/server"
+	"github.com/brickgallery/sets/internal/store"
+	"github.com/brickgallery/sets/migrations"
 )
 
+// runServe runs the HTTP server until ctx ends (SIGINT or SIGTERM).
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("serve: not built yet")
+	fs := newFlagSet("serve", "sets serve [--addr HOST:PORT] [--database-url URL] [--migrate=false]", stderr)
+	addr := fs.String("addr", "", "listen address (overrides ADDR)")
+	dbURL := fs.String("database-url", "", "PostgreSQL URL (overrides DATABASE_URL)")
+	migrate := fs.Bool("migrate", true, "create the database and apply pending migrations before serving")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
+	}
+	cfg, err := config.FromEnv(overlay(getenv, map[string]string{"ADDR": *addr, "DATABASE_URL": *dbURL}))
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(cfg, stderr)
+	if cfg.JWTSecretDefaulted {
+		log.Warn("AUTH_JWT_SECRET is not set: using the public development secret (refused in production)")
+	}
+	env := dbEnv{url: cfg.DatabaseURL, log: log}
+	if *migrate {
+		applied, err := migrateUp(ctx, env)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations up to date", "applied_now", len(applied))
+	}
+	db, err := postgres.Open(cfg.DatabaseURL, postgres.PoolConfig{MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := postgres.Ping(ctx, db.DB); err != nil {
+		return fmt.Errorf("database %s does not answer: %w", redact(cfg.DatabaseURL), err)
+	}
+	ms, err := migrations.New()
+	if err != nil {
+		return err
+	}
+	h := server.New(server.Deps{
+		Config:   cfg,
+		Store:    store.New(db),
+		Migrator: postgres.NewMigrator(db, ms, log),
+		Log:      log,
+		GraphiQL: graphiqlHandler(),
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "env", cfg.Env,
+		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection)
+	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
+}
+
+// overlay returns getenv with the non-empty values of over taking
+// precedence: flags override the environment.
+func overlay(getenv func(string) string, over map[string]string) func(string) string {
+	return func(k string) string {
+		if v := over[k]; v != "" {
+			return v
+		}
+		return getenv(k)
+	}
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// redact drops the password from a database URL for messages.
+func redact(dsn string) string {
+	cfg, err := postgres.ParseConfig(dsn)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }

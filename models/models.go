@@ -14,7 +14,7 @@ import (
 // User is a collector. The auth service owns users in production; a user
 // first seen through a token is created with no email.
 type User struct {
-	bun.BaseModel `bun:"table:users"`
+	bun.BaseModel `bun:"table:users,alias:u"`
 
 	ID          uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
 	Email       *string   `bun:"email"`
@@ -27,7 +27,7 @@ type User struct {
 // copies of it (Quantity). Money fields are what was paid for the entry as a
 // whole, exact to the cent; nil means unknown.
 type Set struct {
-	bun.BaseModel `bun:"table:sets"`
+	bun.BaseModel `bun:"table:sets,alias:s"`
 
 	ID             uuid.UUID        `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
 	UserID         uuid.UUID        `bun:"user_id,notnull,type:uuid"`
@@ -68,7 +68,7 @@ func (s *Set) TotalCost() *decimal.Decimal {
 
 // SetImage is a photo of a set. Images are shown in Position order.
 type SetImage struct {
-	bun.BaseModel `bun:"table:set_images"`
+	bun.BaseModel `bun:"table:set_images,alias:i"`
 
 	ID           uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
 	SetID        uuid.UUID `bun:"set_id,notnull,type:uuid"`

@@ -23,7 +23,7 @@ const DemoEmail = "demo@example.com"
 // finds the rows of the first run instead of adding new ones.
 var namespace = uuid.MustParse("6f1c3c1e-93b5-4a4e-9a7e-2f0c6f8d5a10")
 
-// DemoUserID is the demo collector's id.
+// DemoUserID is the demo collector's id when seeding creates the user.
 var DemoUserID = uuid.NewSHA1(namespace, []byte("user:"+DemoEmail))
 
 type demoSet struct {
@@ -93,7 +93,14 @@ func Load(ctx context.Context, db *bun.DB) (int, error) {
 		if _, err := tx.NewInsert().Model(user).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
 			return fmt.Errorf("insert demo user: %w", err)
 		}
-		sets, images := demoRows()
+		// The demo email may already belong to a user created by
+		// `sets token` before seeding: the collection goes to that user.
+		var owner uuid.UUID
+		if err := tx.NewSelect().Model((*models.User)(nil)).Column("id").
+			Where("email = ?", email).Scan(ctx, &owner); err != nil {
+			return fmt.Errorf("find demo user: %w", err)
+		}
+		sets, images := demoRows(owner)
 		res, err := tx.NewInsert().Model(&sets).On("CONFLICT (id) DO NOTHING").Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("insert demo sets: %w", err)
@@ -108,7 +115,7 @@ func Load(ctx context.Context, db *bun.DB) (int, error) {
 	return inserted, err
 }
 
-func demoRows() ([]models.Set, []models.SetImage) {
+func demoRows(owner uuid.UUID) ([]models.Set, []models.SetImage) {
 	// Spread purchases and creation over two years, newest first in the
 	// table above, so the gallery's default order looks like a real history.
 	base := time.Date(2024, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -119,7 +126,7 @@ func demoRows() ([]models.Set, []models.SetImage) {
 		bought := base.AddDate(0, 0, -17*i)
 		release := time.Date(d.year, time.January, 1, 0, 0, 0, 0, time.UTC)
 		s := models.Set{
-			ID: id, UserID: DemoUserID, Title: d.title,
+			ID: id, UserID: owner, Title: d.title,
 			SetNumber: ptr(d.number), PieceCount: ptr(d.pieces), ReleaseDate: &release,
 			Tags: append([]string{}, d.tags...), IsBuilt: d.built, Quantity: max(d.qty, 1),
 			SourceURL: ptr("https://rebrickable.com/sets/" + d.number + "/"),

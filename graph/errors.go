@@ -1,0 +1,122 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/brickgallery/sets/internal/reqid"
+	"github.com/brickgallery/sets/models"
+)
+
+// internalMessage is all a caller learns of an error that is not coded.
+const internalMessage = "internal error"
+
+// ErrorPresenter decides what the caller sees of each error. Resolver errors
+// arrive already wrapped in *gqlerror.Error, so "is it a gqlerror" says
+// nothing about whether it is safe to show: only our coded models.Error,
+// gqlgen's own parse and validation errors and input coercion errors are
+// shown; everything else is logged with the request id and masked.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var appErr *models.Error
+		switch {
+		case errors.As(err, &appErr) && appErr.Code != models.CodeInternal:
+			gqlErr.Message = appErr.Message
+			field := appErr.Field
+			if field == "" && appErr.Code == models.CodeInvalid {
+				field = inputPath(ctx, gqlErr.Path)
+			}
+			setCode(gqlErr, appErr.Code, field)
+		case isCoercionError(err):
+			// An Int out of the 32-bit range, or a value gqlgen could not
+			// unmarshal into an argument.
+			setCode(gqlErr, models.CodeInvalid, inputPath(ctx, gqlErr.Path))
+		case isComplexityError(gqlErr):
+			setCode(gqlErr, models.CodeTooComplex, "")
+		case isValidationError(gqlErr):
+			if len(gqlErr.Path) > 0 && gqlErr.Path[0] == ast.PathName("variable") {
+				// A variable of the wrong type is bad input, not a bad query.
+				setCode(gqlErr, models.CodeInvalid, joinPath(gqlErr.Path[1:]))
+			}
+		default:
+			id := reqid.FromContext(ctx)
+			log.ErrorContext(ctx, "request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = internalMessage
+			gqlErr.Extensions = map[string]any{"code": string(models.CodeInternal), "requestId": id}
+		}
+		return gqlErr
+	}
+}
+
+// RecoverFunc turns a panic in a resolver into a logged internal error.
+func RecoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "resolver panicked", "request_id", reqid.FromContext(ctx),
+			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return &models.Error{Code: models.CodeInternal, Message: internalMessage, Err: fmt.Errorf("panic: %v", p)}
+	}
+}
+
+func setCode(e *gqlerror.Error, code models.Code, field string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = string(code)
+	if field != "" {
+		e.Extensions["field"] = field
+	}
+}
+
+// isComplexityError spots gqlgen's FixedComplexityLimit refusal, which
+// carries its own code; SPEC §5 calls it QUERY_TOO_COMPLEX.
+func isComplexityError(e *gqlerror.Error) bool {
+	code, _ := e.Extensions["code"].(string)
+	return code == "COMPLEXITY_LIMIT_EXCEEDED" && e.Err == nil
+}
+
+func isValidationError(e *gqlerror.Error) bool {
+	code, _ := e.Extensions["code"].(string)
+	return (code == errcode.ValidationFailed || code == errcode.ParseFailed) && e.Err == nil
+}
+
+func isCoercionError(err error) bool {
+	var overflow *graphql.NumberOverflowError
+	return errors.As(err, &overflow) || errors.As(err, new(graphql.IntegerError)) ||
+		errors.As(err, new(*graphql.IntegerError))
+}
+
+// inputPath turns an error path such as [createSet input images 0 imageUrl]
+// into the argument path "input.images.0.imageUrl", dropping the path of the
+// field whose argument it is.
+func inputPath(ctx context.Context, p ast.Path) string {
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		if fp := fc.Path(); len(fp) <= len(p) {
+			p = p[len(fp):]
+		}
+	}
+	return joinPath(p)
+}
+
+func joinPath(p ast.Path) string {
+	parts := make([]string, len(p))
+	for i, el := range p {
+		switch v := el.(type) {
+		case ast.PathIndex:
+			parts[i] = strconv.Itoa(int(v))
+		case ast.PathName:
+			parts[i] = string(v)
+		}
+	}
+	return strings.Join(parts, ".")
+}

@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/brickgallery/sets/internal/store"
+)
+
+// Options configure the GraphQL server.
+type Options struct {
+	Store           *store.Store
+	Log             *slog.Logger
+	ComplexityLimit int
+	DepthLimit      int
+	Introspection   bool
+	// OnOperation, if set, hears each finished operation (for metrics).
+	OnOperation func(ctx context.Context, name string, errs gqlerror.List, took time.Duration)
+}
+
+// parserTokenLimit bounds the work of parsing: the heaviest real query has
+// a few hundred tokens, and without a limit 1,000 aliases parse happily.
+const parserTokenLimit = 5_000
+
+// NewServer returns the GraphQL handler with exactly the transports and
+// extensions we chose: POST and GET (no websockets, no multipart uploads),
+// a parsed-query cache, complexity and depth limits, and introspection only
+// when asked for.
+func NewServer(o Options) *handler.Server {
+	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log}, Complexity: complexity()}
+	srv := handler.New(NewExecutableSchema(cfg))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(parserTokenLimit)
+	srv.SetDisableSuggestion(!o.Introspection)
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(depthLimit{max: o.DepthLimit})
+	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	srv.SetErrorPresenter(ErrorPresenter(o.Log))
+	srv.SetRecoverFunc(RecoverFunc(o.Log))
+	if o.OnOperation != nil {
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			start := time.Now()
+			resp := next(ctx)
+			name := ""
+			if graphql.HasOperationContext(ctx) {
+				name = graphql.GetOperationContext(ctx).OperationName
+			}
+			if resp != nil {
+				o.OnOperation(ctx, name, resp.Errors, time.Since(start))
+			}
+			return resp
+		})
+	}
+	return srv
+}

@@ -1,0 +1,82 @@
+// Package loader holds the request-scoped dataloaders: every Set.images of
+// one request is answered by one SQL statement per batch.
+package loader
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/brickgallery/sets/internal/store"
+	"github.com/brickgallery/sets/models"
+)
+
+// wait is how long a batch collects keys before it runs. gqlgen resolves a
+// list's items concurrently, so their loads arrive within microseconds; the
+// sets resolver also primes a whole page at once (Prefetch), so this only
+// has to cover single sets.
+const wait = 500 * time.Microsecond
+
+// Loaders are one request's dataloaders.
+type Loaders struct {
+	images *dataloadgen.Loader[uuid.UUID, []*models.SetImage]
+}
+
+// New returns fresh loaders over s; make one per request, so nothing cached
+// outlives the request or leaks to another user.
+func New(s *store.Store) *Loaders {
+	fetch := func(ctx context.Context, ids []uuid.UUID) ([][]*models.SetImage, []error) {
+		bySet, err := s.ImagesBySet(ctx, ids)
+		if err != nil {
+			return nil, []error{err}
+		}
+		// Results must line up with ids, not come in database order.
+		out := make([][]*models.SetImage, len(ids))
+		for i, id := range ids {
+			if out[i] = bySet[id]; out[i] == nil {
+				out[i] = []*models.SetImage{}
+			}
+		}
+		return out, nil
+	}
+	return &Loaders{images: dataloadgen.NewLoader(fetch, dataloadgen.WithWait(wait))}
+}
+
+type ctxKey struct{}
+
+// Middleware puts fresh loaders into every request's context.
+func Middleware(s *store.Store, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), ctxKey{}, New(s))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// With returns ctx carrying l, for callers outside HTTP (tests, benchmarks).
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+func from(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(ctxKey{}).(*Loaders)
+	if l == nil {
+		panic("loader: no loaders in context; wrap the handler with loader.Middleware")
+	}
+	return l
+}
+
+// Images returns the images of the set setID, in display order. The caller
+// must already have checked that the set is the user's.
+func Images(ctx context.Context, setID uuid.UUID) ([]*models.SetImage, error) {
+	return from(ctx).images.Load(ctx, setID)
+}
+
+// PrefetchImages queues the images of every set in ids into one batch at
+// once, so that a page's images cost one statement however the scheduler
+// spreads the per-set loads in time.
+func PrefetchImages(ctx context.Context, ids []uuid.UUID) {
+	from(ctx).images.LoadAllThunk(ctx, ids)
+}

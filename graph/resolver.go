@@ -1,0 +1,17 @@
+// Package graph is the GraphQL layer: thin resolvers over internal/store,
+// the error presenter, complexity rules and the HTTP handler around gqlgen.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"log/slog"
+
+	"github.com/brickgallery/sets/internal/store"
+)
+
+// Resolver holds the resolvers' dependencies; one serves every request.
+type Resolver struct {
+	Store *store.Store
+	Log   *slog.Logger
+}

@@ -1,0 +1,124 @@
+// Package scalar marshals the API's custom scalars: UUID, DateTime and
+// Decimal. Unmarshal errors are coded BAD_USER_INPUT; the error presenter adds
+// the input path.
+package scalar
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/brickgallery/sets/models"
+)
+
+func invalid(format string, args ...any) error {
+	return models.Invalid("", format, args...)
+}
+
+// MarshalUUID writes id in canonical form.
+func MarshalUUID(id uuid.UUID) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		b := make([]byte, 0, 38)
+		b = append(b, '"')
+		b = append(b, id.String()...)
+		b = append(b, '"')
+		w.Write(b)
+	})
+}
+
+// UnmarshalUUID reads a canonical 36-character UUID string.
+func UnmarshalUUID(v any) (uuid.UUID, error) {
+	s, ok := v.(string)
+	if !ok || len(s) != 36 {
+		return uuid.Nil, invalid("not a UUID: use the 36-character form such as 6f1c3c1e-93b5-4a4e-9a7e-2f0c6f8d5a10")
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, invalid("not a UUID: %q", s)
+	}
+	return id, nil
+}
+
+// MarshalDateTime writes t in RFC 3339, in UTC with a "Z".
+func MarshalDateTime(t time.Time) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		b := make([]byte, 0, 32)
+		b = append(b, '"')
+		b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		w.Write(b)
+	})
+}
+
+// UnmarshalDateTime reads an RFC 3339 string with any offset and returns
+// it in UTC, at the microsecond precision PostgreSQL stores.
+func UnmarshalDateTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, invalid("not a DateTime: use an RFC 3339 string such as 2024-11-01T12:00:00Z")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, invalid("not a DateTime: %q is not RFC 3339 (such as 2024-11-01T12:00:00Z)", s)
+	}
+	return t.UTC().Truncate(time.Microsecond), nil
+}
+
+// MarshalDecimal writes d as a string with exactly two decimals.
+func MarshalDecimal(d decimal.Decimal) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		w.Write(strconv.AppendQuote(nil, d.StringFixed(2)))
+	})
+}
+
+// plainDecimal is the only notation accepted: no exponent, no sign but a
+// leading minus, at most 20 digits on either side. The bound keeps a hostile
+// "1e999999999" from ever reaching arbitrary-precision arithmetic; the
+// model's validation then applies the real limits.
+var plainDecimal = regexp.MustCompile(`^-?[0-9]{1,20}(\.[0-9]{1,20})?$`)
+
+// UnmarshalDecimal reads a string or a JSON number exactly. Variables arrive
+// as json.Number (gqlgen decodes with UseNumber), so their digits are kept
+// as sent. A number literal written in the query text reaches here as
+// float64 (gqlparser parses it so); its shortest representation gives back
+// the literal's digits for any amount with up to 15 significant digits,
+// which covers every valid amount.
+func UnmarshalDecimal(v any) (decimal.Decimal, error) {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case json.Number:
+		s = v.String()
+	case int64:
+		s = strconv.FormatInt(v, 10)
+	case int:
+		s = strconv.Itoa(v)
+	case float64:
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return decimal.Decimal{}, invalid("not a Decimal: use a string such as \"129.99\" or a number")
+	}
+	if !plainDecimal.MatchString(s) {
+		return decimal.Decimal{}, invalid("not a Decimal: %q (use plain notation such as \"129.99\")", truncate(s, 40))
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, invalid("not a Decimal: %q", s)
+	}
+	return d, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s…", s[:n])
+}

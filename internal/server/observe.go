@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/brickgallery/sets/internal/reqid"
+)
+
+// metrics are the Prometheus series of SPEC §6. Each server has its own
+// registry, so tests can start several in one process.
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	opNames   sync.Map // operation names already used as labels
+	opNamesMu sync.Mutex
+	opCount   int
+}
+
+// maxOperationLabels bounds the label values clients can create by naming
+// their operations: past it, new names count as "other".
+const maxOperationLabels = 200
+
+var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func newMetrics(db *sql.DB) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sets_graphql_requests_total",
+			Help: "GraphQL operations by operation name and outcome (ok or the first error code).",
+		}, []string{"operation", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sets_graphql_request_duration_seconds",
+			Help:    "GraphQL operation latency by operation name.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"operation"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(db, "sets"))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// label returns name as a metric label, bounded in shape and number.
+func (m *metrics) label(name string) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !operationName.MatchString(name) {
+		return "other"
+	}
+	if _, ok := m.opNames.Load(name); ok {
+		return name
+	}
+	m.opNamesMu.Lock()
+	defer m.opNamesMu.Unlock()
+	if m.opCount >= maxOperationLabels {
+		return "other"
+	}
+	if _, loaded := m.opNames.LoadOrStore(name, true); !loaded {
+		m.opCount++
+	}
+	return name
+}
+
+// requestInfo collects what the GraphQL layer learns about a request for
+// its one log line.
+type requestInfo struct {
+	operation string
+	outcome   string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	i, _ := ctx.Value(infoKey{}).(*requestInfo)
+	return i
+}
+
+// onOperation records a finished GraphQL operation.
+func (m *metrics) onOperation(ctx context.Context, name string, errs gqlerror.List, took time.Duration) {
+	outcome := "ok"
+	if len(errs) > 0 {
+		outcome = "error"
+		if code, ok := errs[0].Extensions["code"].(string); ok {
+			outcome = code
+		}
+	}
+	label := m.label(name)
+	m.requests.WithLabelValues(label, outcome).Inc()
+	m.latency.WithLabelValues(label).Observe(took.Seconds())
+	if info := infoFrom(ctx); info != nil {
+		info.operation, info.outcome = name, outcome
+	}
+}
+
+// statusWriter remembers the status code for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog writes one line per request: id, method, path, status,
+// duration, and for GraphQL the operation name and outcome.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		attrs := []any{
+			"request_id", reqid.FromContext(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		}
+		if info.outcome != "" {
+			attrs = append(attrs, "operation", info.operation, "outcome", info.outcome)
+		}
+		log.InfoContext(r.Context(), "request", attrs...)
+	})
+}

@@ -1,0 +1,160 @@
+// Package server is the HTTP side of the API: routing, the middleware chain
+// around the GraphQL handler (request ids, access log, CORS, body limit,
+// authentication, dataloaders), health and metrics endpoints, and graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/cors"
+
+	"github.com/brickgallery/sets/graph"
+	"github.com/brickgallery/sets/graph/loader"
+	"github.com/brickgallery/sets/internal/auth"
+	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/postgres"
+	"github.com/brickgallery/sets/internal/reqid"
+	"github.com/brickgallery/sets/internal/store"
+)
+
+// Deps are what the server runs on.
+type Deps struct {
+	Config   config.Config
+	Store    *store.Store
+	Migrator *postgres.Migrator // for /readyz: no migration may be pending
+	Log      *slog.Logger
+	// GraphiQL serves the IDE at "/" when Config.GraphiQL is on.
+	GraphiQL http.Handler
+}
+
+// New returns the whole HTTP handler.
+func New(d Deps) http.Handler {
+	m := newMetrics(d.Store.DB().DB)
+	gql := graph.NewServer(graph.Options{
+		Store:           d.Store,
+		Log:             d.Log,
+		ComplexityLimit: d.Config.ComplexityLimit,
+		DepthLimit:      d.Config.DepthLimit,
+		Introspection:   d.Config.Introspection,
+		OnOperation:     m.onOperation,
+	})
+	var api http.Handler = loader.Middleware(d.Store, gql)
+	api = authenticate(auth.NewVerifier(d.Config.JWTSecret), d.Store, d.Log, api)
+	api = limitBody(MaxBodyBytes, api)
+	api = cors.New(cors.Options{
+		AllowedOrigins: d.Config.CORSAllowedOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		ExposedHeaders: []string{reqid.Header},
+		MaxAge:         600,
+	}).Handler(api)
+	api = methods(api, http.MethodGet, http.MethodPost, http.MethodOptions)
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", api)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /readyz", readyz(d))
+	mux.Handle("GET /metrics", m.handler())
+	if d.Config.GraphiQL && d.GraphiQL != nil {
+		mux.Handle("/", d.GraphiQL)
+	}
+	return reqid.Middleware(accessLog(d.Log, recoverPanics(d.Log, mux)))
+}
+
+// methods answers 405 to any other method, with an Allow header.
+func methods(next http.Handler, allowed ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range allowed {
+			if r.Method == m {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		writeGraphQLError(w, http.StatusMethodNotAllowed, "BAD_REQUEST", "use GET or POST", reqid.FromContext(r.Context()))
+	})
+}
+
+// recoverPanics turns a panic outside gqlgen (which has its own recovery)
+// into a logged 500.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(r.Context(), "handler panicked", "request_id", reqid.FromContext(r.Context()), "panic", fmt.Sprint(p))
+				writeGraphQLError(w, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal error", reqid.FromContext(r.Context()))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readyz answers 200 only while the database answers and no migration is
+// pending, so a load balancer never routes to a server whose schema is
+// behind.
+func readyz(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := postgres.Ping(ctx, d.Store.DB().DB); err != nil {
+			d.Log.WarnContext(ctx, "not ready: database", "err", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		n, err := d.Migrator.Pending(ctx)
+		if err != nil {
+			d.Log.WarnContext(ctx, "not ready: migrations", "err", err)
+			http.Error(w, "cannot read migration status", http.StatusServiceUnavailable)
+			return
+		}
+		if n > 0 {
+			http.Error(w, fmt.Sprintf("%d migration(s) pending", n), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+}
+
+// Serve serves h on ln until ctx is done, then stops accepting, lets
+// in-flight requests finish for up to drain, and returns.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", drain)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("drain requests: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("shut down cleanly")
+	return nil
+}

@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/brickgallery/sets/models"
+)
+
+// ListSets returns one page of the user's sets.
+func (s *Store) ListSets(ctx context.Context, q *SetQuery) (*SetPage, error) {
+	ks := keys(q.Order, q.Backward)
+	var rows []*models.Set
+	sel := s.db.NewSelect().Model(&rows)
+	sel = applyFilter(sel, q.UserID, &q.Filter)
+	if q.After != nil {
+		sel = afterCursor(sel, keys(q.Order, false), q.After)
+	}
+	if q.Before != nil {
+		sel = afterCursor(sel, keys(q.Order, true), q.Before)
+	}
+	// One row more than asked tells whether there is a next page.
+	sel = orderBy(sel, ks).Limit(int64(q.Limit) + 1)
+	if err := sel.Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("list sets: %w", err)
+	}
+	page := &SetPage{Sets: rows}
+	if len(rows) > q.Limit {
+		page.Sets, page.HasMore = rows[:q.Limit], true
+	}
+	if q.Backward {
+		for i, j := 0, len(page.Sets)-1; i < j; i, j = i+1, j-1 {
+			page.Sets[i], page.Sets[j] = page.Sets[j], page.Sets[i]
+		}
+	}
+	return page, nil
+}
+
+// CountSets counts the user's sets that match f.
+func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (int, error) {
+	sel := applyFilter(s.db.NewSelect().TableExpr("sets AS s"), user, f)
+	n, err := sel.Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count sets: %w", err)
+	}
+	return int(n), nil
+}
+
+// AnyBeyond reports whether a set matching q's filter lies beyond c: after
+// it in q's order, or before it when backward is true. It answers the
+// pageInfo flag for the direction opposite to travel.
+func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward bool) (bool, error) {
+	sel := applyFilter(s.db.NewSelect().TableExpr("sets AS s"), q.UserID, &q.Filter)
+	sel = afterCursor(sel, keys(q.Order, backward), c)
+	ok, err := sel.Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look beyond cursor: %w", err)
+	}
+	return ok, nil
+}
+
+// Set returns the user's set with id; NotFound when it is missing or not
+// theirs.
+func (s *Store) Set(ctx context.Context, user, id uuid.UUID) (*models.Set, error) {
+	set := new(models.Set)
+	err := s.db.NewSelect().Model(set).Where("id = ? AND user_id = ?", id, user).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, models.NotFound("set")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load set %s: %w", id, err)
+	}
+	return set, nil
+}
+
+// SameSetNumber returns the user's sets with setNumber other than except,
+// newest first (at most 100).
+func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber string, except uuid.UUID) ([]*models.Set, error) {
+	var sets []*models.Set
+	err := s.db.NewSelect().Model(&sets).
+		Where("user_id = ? AND set_number = ? AND id <> ?", user, setNumber, except).
+		OrderExpr("created_at DESC, id DESC").Limit(100).Scan(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("find sets numbered %q: %w", setNumber, err)
+	}
+	return sets, nil
+}
+
+// CreateSet inserts set for its user with its images in one transaction.
+// Images without a position take their index in the list.
+func (s *Store) CreateSet(ctx context.Context, set *models.Set, images []*models.SetImage) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
+			return fmt.Errorf("insert set: %w", err)
+		}
+		if len(images) == 0 {
+			return nil
+		}
+		for _, img := range images {
+			img.SetID = set.ID
+		}
+		if _, err := tx.NewInsert().Model(&images).Returning("*").Exec(ctx); err != nil {
+			return fmt.Errorf("insert %d images: %w", len(images), err)
+		}
+		return nil
+	})
+}
+
+// SetPatch lists the columns to change and holds their new values in Set.
+type SetPatch struct {
+	Set     models.Set
+	Columns []string
+}
+
+// UpdateSet applies p to the user's set id and returns the new row. An
+// empty patch changes nothing (updated_at included).
+func (s *Store) UpdateSet(ctx context.Context, user, id uuid.UUID, p *SetPatch) (*models.Set, error) {
+	if len(p.Columns) == 0 {
+		return s.Set(ctx, user, id)
+	}
+	set := &p.Set
+	res, err := s.db.NewUpdate().Model(set).Column(p.Columns...).
+		Where("id = ? AND user_id = ?", id, user).Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("update set %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, models.NotFound("set")
+	}
+	return set, nil
+}
+
+// DeleteSet deletes the user's set id and, by cascade, its images.
+func (s *Store) DeleteSet(ctx context.Context, user, id uuid.UUID) error {
+	res, err := s.db.NewDelete().TableExpr("sets").Where("id = ? AND user_id = ?", id, user).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("delete set %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return models.NotFound("set")
+	}
+	return nil
+}
+
+// ThemeSummary is a theme's share of a collection.
+type ThemeSummary struct {
+	Theme      string
+	SetCount   int32
+	PieceCount int32
+}
+
+// TagSummary is how many sets carry a tag.
+type TagSummary struct {
+	Tag      string
+	SetCount int32
+}
+
+// Stats are totals over a collection.
+type Stats struct {
+	SetCount      int32
+	TotalQuantity int32
+	BuiltCount    int32
+	TotalPieces   int32
+	TotalSpent    decimal.Decimal
+	ByTheme       []*ThemeSummary
+}
+
+// clamp32 saturates a total at the GraphQL Int range: a sum of
+// pieceCount × quantity can exceed it, and a wrong small number would be
+// worse than the ceiling (the schema documents it).
+func clamp32(n int64) int32 {
+	return int32(min(max(n, math.MinInt32), math.MaxInt32))
+}
+
+// Themes returns the user's themes (sets without one left out), by set
+// count then name.
+func (s *Store) Themes(ctx context.Context, user uuid.UUID) ([]*ThemeSummary, error) {
+	st, err := s.Stats(ctx, user, &SetFilter{})
+	if err != nil {
+		return nil, err
+	}
+	return st.ByTheme, nil
+}
+
+// Stats totals the user's sets matching f, overall and per theme, in one
+// statement (GROUPING SETS).
+func (s *Store) Stats(ctx context.Context, user uuid.UUID, f *SetFilter) (*Stats, error) {
+	var rows []struct {
+		Grouped  bool
+		Theme    *string
+		Sets     int64
+		Quantity int64
+		Built    int64
+		Pieces   int64
+		Spent    decimal.Decimal
+	}
+	sel := s.db.NewSelect().TableExpr("sets AS s").
+		ColumnExpr("GROUPING(s.theme) = 0 AS grouped, s.theme").
+		ColumnExpr("count(*) AS sets, coalesce(sum(s.quantity), 0) AS quantity").
+		ColumnExpr("count(*) FILTER (WHERE s.is_built) AS built").
+		ColumnExpr("coalesce(sum(s.piece_count::bigint * s.quantity), 0) AS pieces").
+		ColumnExpr("coalesce(sum(coalesce(s.purchase_price, 0) + coalesce(s.tax, 0) + coalesce(s.shipping, 0)), 0) AS spent")
+	sel = applyFilter(sel, user, f).GroupExpr("GROUPING SETS ((), (s.theme))").
+		OrderExpr("grouped, sets DESC, s.theme")
+	if err := sel.Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("collection stats: %w", err)
+	}
+	st := &Stats{TotalSpent: decimal.Zero, ByTheme: []*ThemeSummary{}}
+	for _, r := range rows {
+		switch {
+		case !r.Grouped:
+			st.SetCount, st.TotalQuantity = clamp32(r.Sets), clamp32(r.Quantity)
+			st.BuiltCount, st.TotalPieces, st.TotalSpent = clamp32(r.Built), clamp32(r.Pieces), r.Spent
+		case r.Theme != nil:
+			st.ByTheme = append(st.ByTheme, &ThemeSummary{Theme: *r.Theme, SetCount: clamp32(r.Sets), PieceCount: clamp32(r.Pieces)})
+		}
+	}
+	return st, nil
+}
+
+// Tags returns the user's tags by set count then tag. Tags differing only
+// in case count as one, shown in their alphabetically first spelling.
+func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]*TagSummary, error) {
+	var rows []struct {
+		Tag  string
+		Sets int64
+	}
+	err := s.db.NewSelect().TableExpr("sets AS s, unnest(s.tags) AS t").
+		ColumnExpr("min(t) AS tag, count(DISTINCT s.id) AS sets").
+		Where("s.user_id = ?", user).
+		GroupExpr("lower(t)").OrderExpr("sets DESC, tag").
+		Scan(ctx, &rows)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("list tags: %w", err)
+	}
+	out := make([]*TagSummary, len(rows))
+	for i, r := range rows {
+		out[i] = &TagSummary{Tag: r.Tag, SetCount: clamp32(r.Sets)}
+	}
+	return out, nil
+}
