@@ -160,7 +160,7 @@ func testIndexes(t *testing.T, db bun.IDB) {
 		"CREATE INDEX sets_theme_idx ON public.sets USING btree (theme)",
 		"CREATE INDEX sets_user_created_at_idx ON public.sets USING btree (user_id, created_at DESC, id DESC)",
 		"CREATE INDEX sets_user_id_idx ON public.sets USING btree (user_id)",
-		"CREATE INDEX sets_user_theme_created_at_idx ON public.sets USING btree (user_id, theme, created_at DESC, id DESC)",
+		"CREATE INDEX sets_user_theme_created_at_idx ON public.sets USING btree (user_id, theme, created_at DESC, id DESC) INCLUDE (piece_count, quantity)",
 		"CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)",
 		"CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)",
 	}
