@@ -1,3 +1,7 @@
+-- squawk-ignore-file require-lock-timeout, require-statement-timeout
+-- This migration only creates new objects (its foreign key briefly locks a
+-- table created by the migration before it, in the same first-release run,
+-- before any server starts): there is no traffic to wait for or to block.
 -- Users are owned by the auth service in production; this project creates the
 -- table so that it can run on its own. A user first seen through a token may
 -- have no email yet, hence the nullable column.

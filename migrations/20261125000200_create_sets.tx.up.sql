@@ -1,3 +1,7 @@
+-- squawk-ignore-file require-lock-timeout, require-statement-timeout
+-- This migration only creates new objects (its foreign key briefly locks a
+-- table created by the migration before it, in the same first-release run,
+-- before any server starts): there is no traffic to wait for or to block.
 -- Money columns hold what was paid for this entry as a whole (not per unit),
 -- exact to the cent. The CHECK constraints back up the API's validation.
 CREATE TABLE sets (
