@@ -39,7 +39,7 @@ func NewServer(o Options) *handler.Server {
 	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log}, Complexity: complexity()}
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetDisableSuggestion(!o.Introspection)

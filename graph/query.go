@@ -144,20 +144,23 @@ func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOr
 	return q, nil
 }
 
-// newConnection wraps a page in its Relay connection.
-func newConnection(q *store.SetQuery, page *store.SetPage) *model.SetConnection {
+// newConnection wraps a page in its Relay connection. Edges (a cursor per
+// set) are built only when the query selects them.
+func newConnection(q *store.SetQuery, page *store.SetPage, withEdges bool) *model.SetConnection {
 	conn := &model.SetConnection{
-		Edges:    make([]*model.SetEdge, len(page.Sets)),
 		Nodes:    page.Sets,
 		Query:    q,
 		PageInfo: &model.PageInfo{Page: page, Query: q},
 	}
-	for i, s := range page.Sets {
-		conn.Edges[i] = &model.SetEdge{Cursor: store.CursorFor(q.Order, s), Node: s}
+	if withEdges {
+		conn.Edges = make([]*model.SetEdge, len(page.Sets))
+		for i, s := range page.Sets {
+			conn.Edges[i] = &model.SetEdge{Cursor: store.CursorFor(q.Order, s), Node: s}
+		}
 	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	if n := len(page.Sets); n > 0 {
+		start, end := store.CursorFor(q.Order, page.Sets[0]), store.CursorFor(q.Order, page.Sets[n-1])
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
 	}
 	return conn
 }

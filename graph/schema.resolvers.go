@@ -118,9 +118,11 @@ func (r *mutationResolver) ReorderSetImages(ctx context.Context, setID uuid.UUID
 
 // HasNextPage is the resolver for the hasNextPage field.
 func (r *pageInfoResolver) HasNextPage(ctx context.Context, obj *model.PageInfo) (bool, error) {
-	if !obj.Query.Backward {
-		return obj.Page.HasMore, nil
+	if !obj.Query.Backward && obj.Page.HasMore {
+		return true, nil
 	}
+	// Sets past the page may also lie at or after a before cursor (with
+	// last, or with first when the page stopped short of it).
 	if obj.Query.Before == nil {
 		return false, nil
 	}
@@ -129,8 +131,8 @@ func (r *pageInfoResolver) HasNextPage(ctx context.Context, obj *model.PageInfo)
 
 // HasPreviousPage is the resolver for the hasPreviousPage field.
 func (r *pageInfoResolver) HasPreviousPage(ctx context.Context, obj *model.PageInfo) (bool, error) {
-	if obj.Query.Backward {
-		return obj.Page.HasMore, nil
+	if obj.Query.Backward && obj.Page.HasMore {
+		return true, nil
 	}
 	if obj.Query.After == nil {
 		return false, nil
@@ -174,14 +176,15 @@ func (r *queryResolver) Sets(ctx context.Context, filter *model.SetFilter, order
 	if err != nil {
 		return nil, err
 	}
-	if len(page.Sets) > 0 && (requested(ctx, "nodes", "images") || requested(ctx, "edges", "node", "images")) {
+	edges := requested(ctx, "edges")
+	if len(page.Sets) > 0 && (requested(ctx, "nodes", "images") || edges && requested(ctx, "edges", "node", "images")) {
 		ids := make([]uuid.UUID, len(page.Sets))
 		for i, s := range page.Sets {
 			ids[i] = s.ID
 		}
 		loader.PrefetchImages(ctx, ids)
 	}
-	return newConnection(q, page), nil
+	return newConnection(q, page, edges), nil
 }
 
 // Themes is the resolver for the themes field.
