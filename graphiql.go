@@ -1,8 +1,13 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
 
-// graphiqlHandler returns the GraphiQL IDE handler (internal/graphiql).
+	"github.com/brickgallery/sets/internal/graphiql"
+)
+
+// graphiqlHandler returns the GraphiQL IDE, served from the binary, for
+// the GraphQL endpoint.
 func graphiqlHandler() http.Handler {
-	return nil
+	return graphiql.Handler("/graphql")
 }
