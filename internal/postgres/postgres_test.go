@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
@@ -35,6 +36,23 @@ func TestOpenPinsUTC(t *testing.T) {
 				// libpq reads "+" literally: spaces must be %20.
 				u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 			}
+			// Deterministic half: the server applies whichever time zone
+			// comes last in the startup packet, and pgx sends its runtime
+			// parameters in map order, so only one may be sent.
+			cfg, err := postgres.ParseConfig(u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			zones := map[string]string{}
+			for k, v := range cfg.RuntimeParams {
+				if strings.EqualFold(k, "timezone") {
+					zones[k] = v
+				}
+			}
+			if want := map[string]string{"timezone": "UTC"}; !maps.Equal(zones, want) {
+				t.Errorf("time zone parameters sent: got %v, want %v", zones, want)
+			}
+
 			db, err := postgres.Open(u.String(), postgres.PoolConfig{MaxConns: 1})
 			if err != nil {
 				t.Fatal(err)
