@@ -53,12 +53,23 @@ func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (in
 	return int(n), nil
 }
 
-// AnyBeyond reports whether a set matching q's filter lies beyond c: after
-// it in q's order, or before it when backward is true. It answers the
-// pageInfo flag for the direction opposite to travel.
+// AnyBeyond reports whether a set matching q's filter lies at or beyond c:
+// after it in q's order, or before it when backward is true. It answers the
+// pageInfo flag on the side of a page that a cursor bounds. The cursor's own
+// set counts: a page fetched after set X has X before it, so "first: 7,
+// after: X" must say hasPreviousPage even when X is the very first set.
 func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward bool) (bool, error) {
 	sel := applyFilter(s.db.NewSelect().TableExpr("sets AS s"), q.UserID, &q.Filter)
-	sel = afterCursor(sel, keys(q.Order, backward), c)
+	ks := keys(q.Order, backward)
+	sel = sel.WhereGroup(" AND ", func(sel *bun.SelectQuery) *bun.SelectQuery {
+		sel = afterCursor(sel, ks, c)
+		return sel.WhereGroup(" OR ", func(sel *bun.SelectQuery) *bun.SelectQuery {
+			for i, k := range ks[:len(ks)-1] {
+				sel = equalTo(sel, k, c.Values[i])
+			}
+			return sel.Where("s.id = ?", c.ID)
+		})
+	})
 	ok, err := sel.Exists(ctx)
 	if err != nil {
 		return false, fmt.Errorf("look beyond cursor: %w", err)
