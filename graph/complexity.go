@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -66,9 +67,10 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 		return nil
 	}
 	if depth := selectionDepth(oc.Operation.SelectionSet, map[string]bool{}); depth > d.max {
-		err := gqlerror.Errorf("query is nested %d levels deep; the limit is %d", depth, d.max)
-		err.Extensions = map[string]any{"code": string(models.CodeTooComplex)}
-		return err
+		msg := fmt.Sprintf("query is nested %d levels deep; the limit is %d", depth, d.max)
+		// The error presenter shows only coded errors: a bare gqlerror,
+		// even one with a code in its extensions, is masked as internal.
+		return &gqlerror.Error{Message: msg, Err: &models.Error{Code: models.CodeTooComplex, Message: msg}}
 	}
 	return nil
 }

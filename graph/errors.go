@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/brickgallery/sets/internal/reqid"
 	"github.com/brickgallery/sets/models"
@@ -79,10 +80,13 @@ func setCode(e *gqlerror.Error, code models.Code, field string) {
 }
 
 // isComplexityError spots gqlgen's FixedComplexityLimit refusal, which
-// carries its own code; SPEC §5 calls it QUERY_TOO_COMPLEX.
+// carries its own code, and gqlparser's limit on nested introspection (a
+// validation rule that runs before our own depth limit sees the query):
+// SPEC §5 calls both QUERY_TOO_COMPLEX.
 func isComplexityError(e *gqlerror.Error) bool {
 	code, _ := e.Extensions["code"].(string)
-	return code == "COMPLEXITY_LIMIT_EXCEEDED" && e.Err == nil
+	return e.Err == nil && (code == "COMPLEXITY_LIMIT_EXCEEDED" ||
+		code == errcode.ValidationFailed && e.Rule == rules.MaxIntrospectionDepth.Name)
 }
 
 func isValidationError(e *gqlerror.Error) bool {
