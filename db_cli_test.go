@@ -343,6 +343,7 @@ func TestDBMigrateFailure(t *testing.T) {
 	}
 }
 
+// mustExec runs one statement and fails the test if PostgreSQL refuses it.
 func mustExec(tb testing.TB, db bun.IDB, query string, args ...any) {
 	tb.Helper()
 	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {

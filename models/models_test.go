@@ -20,8 +20,10 @@ var exactDecimal = cmp.Comparer(func(a, b decimal.Decimal) bool {
 	return a.Equal(b) && a.StringFixed(2) == b.StringFixed(2) && a.Exponent() == b.Exponent()
 })
 
+// ptr returns a pointer to a copy of v, for the models' nullable fields.
 func ptr[T any](v T) *T { return &v }
 
+// mustDecimal parses s exactly (never through a float).
 func mustDecimal(tb testing.TB, s string) *decimal.Decimal {
 	tb.Helper()
 	d, err := decimal.NewFromString(s)

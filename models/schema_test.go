@@ -73,6 +73,7 @@ func catalogColumns(tb testing.TB, db bun.IDB, schema, table string) map[string]
 	return cols
 }
 
+// mustExecTx runs one statement in tx and fails the test if it is refused.
 func mustExecTx(tb testing.TB, tx bun.Tx, query string) {
 	tb.Helper()
 	if _, err := tx.ExecContext(context.Background(), query); err != nil {
