@@ -55,7 +55,13 @@ func NewServer(o Options) *handler.Server {
 			resp := next(ctx)
 			name := ""
 			if graphql.HasOperationContext(ctx) {
-				name = graphql.GetOperationContext(ctx).OperationName
+				// The operationName parameter is optional: most requests
+				// name their operation only in the document.
+				oc := graphql.GetOperationContext(ctx)
+				name = oc.OperationName
+				if oc.Operation != nil {
+					name = oc.Operation.Name
+				}
 			}
 			if resp != nil {
 				o.OnOperation(ctx, name, resp.Errors, time.Since(start))

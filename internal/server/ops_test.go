@@ -1,0 +1,109 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// get fetches path without credentials and returns the status and body.
+func (h *harness) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := h.srv.Client().Get(h.srv.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if status, _ := h.get(t, "/healthz"); status != http.StatusOK {
+		t.Errorf("/healthz: got HTTP %d, want 200", status)
+	}
+	if status, body := h.get(t, "/readyz"); status != http.StatusOK {
+		t.Errorf("/readyz with every migration applied: got HTTP %d (%s), want 200", status, body)
+	}
+	// A migration goes missing from the record: the schema is behind.
+	h.mustExec(t, "DELETE FROM bun_migrations WHERE id = (SELECT max(id) FROM bun_migrations)")
+	if status, body := h.get(t, "/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "pending") {
+		t.Errorf("/readyz with a migration pending: got HTTP %d (%s), want 503 naming it pending", status, body)
+	}
+	if status, _ := h.get(t, "/healthz"); status != http.StatusOK {
+		t.Errorf("/healthz while not ready: got HTTP %d, want 200 (the process lives)", status)
+	}
+	h.mustExec(t, "DROP TABLE bun_migrations")
+	if status, body := h.get(t, "/readyz"); status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with no migrations table: got HTTP %d (%s), want 503", status, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	for range 2 {
+		mustOK(t, h.do(t, token, `query Gallery { sets(first: 5) { totalCount } }`, nil), nil)
+	}
+	mustOK(t, h.do(t, token, `{ me { id } }`, nil), nil)
+	r := h.do(t, token, `mutation Remove($id: UUID!) { deleteSet(id: $id) { deletedId } }`, map[string]any{"id": uuid.NewString()})
+	mustFail(t, r, "NOT_FOUND", "")
+	r = h.do(t, token, `query Gallery { sets(first: 500) { totalCount } }`, nil)
+	mustFail(t, r, "BAD_USER_INPUT", "first")
+
+	status, body := h.get(t, "/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: got HTTP %d, want 200", status)
+	}
+	for _, want := range []string{
+		`sets_graphql_requests_total{operation="Gallery",outcome="ok"} 2`,
+		`sets_graphql_requests_total{operation="Gallery",outcome="BAD_USER_INPUT"} 1`,
+		`sets_graphql_requests_total{operation="Remove",outcome="NOT_FOUND"} 1`,
+		`sets_graphql_requests_total{operation="anonymous",outcome="ok"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, series := range []string{`sets_graphql_request_duration_seconds_bucket{operation="Gallery"`, "go_sql_open_connections"} {
+		if !strings.Contains(body, series) {
+			t.Errorf("/metrics lacks %s…", series)
+		}
+	}
+	if m := regexp.MustCompile(`(?m)^go_sql_max_open_connections\{[^}]*\} (\d+)$`).FindStringSubmatch(body); m == nil || m[1] == "0" {
+		t.Errorf("/metrics: no database pool size (got %v)", m)
+	}
+}
+
+// TestRequestID: every answer carries a request id; a sane one from a
+// proxy is kept, anything else replaced.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for sent, keep := range map[string]bool{"proxy-id-123": true, "": false, "bad id\nwith a newline": false, strings.Repeat("a", 65): false} {
+		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/healthz", nil)
+		if sent != "" {
+			req.Header["X-Request-Id"] = []string{sent}
+		}
+		resp, err := h.srv.Client().Do(req)
+		if err != nil {
+			// Go refuses to send a header with a newline: nothing to check.
+			continue
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-ID")
+		if keep && got != sent || !keep && (got == "" || got == sent) {
+			t.Errorf("sent %q: got X-Request-ID %q", sent, got)
+		}
+	}
+}
