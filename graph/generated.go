@@ -36,7 +36,6 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	PageInfo() PageInfoResolver
 	Query() QueryResolver
-	Set() SetResolver
 	SetConnection() SetConnectionResolver
 }
 
@@ -158,7 +157,7 @@ type ComplexityRoot struct {
 
 type MutationResolver interface {
 	CreateSet(ctx context.Context, input model.CreateSetInput) (*model.CreateSetPayload, error)
-	UpdateSet(ctx context.Context, id uuid.UUID, input model.UpdateSetInput) (*models.Set, error)
+	UpdateSet(ctx context.Context, id uuid.UUID, input model.UpdateSetInput) (*model.Set, error)
 	DeleteSet(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
 	AddSetImage(ctx context.Context, setID uuid.UUID, input model.SetImageInput) (*models.SetImage, error)
 	UpdateSetImage(ctx context.Context, id uuid.UUID, input model.UpdateSetImageInput) (*models.SetImage, error)
@@ -171,14 +170,11 @@ type PageInfoResolver interface {
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
-	Set(ctx context.Context, id uuid.UUID) (*models.Set, error)
+	Set(ctx context.Context, id uuid.UUID) (*model.Set, error)
 	Sets(ctx context.Context, filter *model.SetFilter, orderBy []*model.SetOrder, first *int32, after *string, last *int32, before *string) (*model.SetConnection, error)
 	Themes(ctx context.Context) ([]*store.ThemeSummary, error)
 	Tags(ctx context.Context) ([]*store.TagSummary, error)
 	CollectionStats(ctx context.Context, filter *model.SetFilter) (*store.Stats, error)
-}
-type SetResolver interface {
-	Images(ctx context.Context, obj *models.Set) ([]*models.SetImage, error)
 }
 type SetConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error)
@@ -1935,8 +1931,8 @@ func (ec *executionContext) _CreateSetPayload_set(ctx context.Context, field gra
 			return obj.Set, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *models.Set) graphql.Marshaler {
-			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Set) graphql.Marshaler {
+			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1967,8 +1963,8 @@ func (ec *executionContext) _CreateSetPayload_duplicates(ctx context.Context, fi
 			return obj.Duplicates, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*models.Set) graphql.Marshaler {
-			return ec.marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSetᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Set) graphql.Marshaler {
+			return ec.marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2067,8 +2063,8 @@ func (ec *executionContext) _Mutation_updateSet(ctx context.Context, field graph
 			return ec.Resolvers.Mutation().UpdateSet(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateSetInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *models.Set) graphql.Marshaler {
-			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Set) graphql.Marshaler {
+			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2455,8 +2451,8 @@ func (ec *executionContext) _Query_set(ctx context.Context, field graphql.Collec
 			return ec.Resolvers.Query().Set(ctx, fc.Args["id"].(uuid.UUID))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *models.Set) graphql.Marshaler {
-			return ec.marshalOSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Set) graphql.Marshaler {
+			return ec.marshalOSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2714,7 +2710,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Set_id(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_id(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2737,7 +2733,7 @@ func (ec *executionContext) fieldContext_Set_id(_ context.Context, field graphql
 	return graphql.NewScalarFieldContext("Set", field, false, false, "UUID")
 }
 
-func (ec *executionContext) _Set_title(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_title(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2760,7 +2756,7 @@ func (ec *executionContext) fieldContext_Set_title(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_setNumber(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_setNumber(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2783,7 +2779,7 @@ func (ec *executionContext) fieldContext_Set_setNumber(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_store(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_store(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2806,7 +2802,7 @@ func (ec *executionContext) fieldContext_Set_store(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_sourceUrl(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_sourceUrl(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2829,7 +2825,7 @@ func (ec *executionContext) fieldContext_Set_sourceUrl(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_pieceCount(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_pieceCount(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2852,7 +2848,7 @@ func (ec *executionContext) fieldContext_Set_pieceCount(_ context.Context, field
 	return graphql.NewScalarFieldContext("Set", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Set_releaseDate(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_releaseDate(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2875,7 +2871,7 @@ func (ec *executionContext) fieldContext_Set_releaseDate(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Set", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _Set_theme(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_theme(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2898,7 +2894,7 @@ func (ec *executionContext) fieldContext_Set_theme(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_tags(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_tags(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2921,7 +2917,7 @@ func (ec *executionContext) fieldContext_Set_tags(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_notes(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_notes(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2944,7 +2940,7 @@ func (ec *executionContext) fieldContext_Set_notes(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
-func (ec *executionContext) _Set_isBuilt(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_isBuilt(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2967,7 +2963,7 @@ func (ec *executionContext) fieldContext_Set_isBuilt(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Set", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Set_quantity(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_quantity(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2990,7 +2986,7 @@ func (ec *executionContext) fieldContext_Set_quantity(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Set", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Set_purchasePrice(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_purchasePrice(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3013,7 +3009,7 @@ func (ec *executionContext) fieldContext_Set_purchasePrice(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Set", field, false, false, "Decimal")
 }
 
-func (ec *executionContext) _Set_tax(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_tax(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3036,7 +3032,7 @@ func (ec *executionContext) fieldContext_Set_tax(_ context.Context, field graphq
 	return graphql.NewScalarFieldContext("Set", field, false, false, "Decimal")
 }
 
-func (ec *executionContext) _Set_shipping(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_shipping(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3059,7 +3055,7 @@ func (ec *executionContext) fieldContext_Set_shipping(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Set", field, false, false, "Decimal")
 }
 
-func (ec *executionContext) _Set_totalCost(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_totalCost(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3082,7 +3078,7 @@ func (ec *executionContext) fieldContext_Set_totalCost(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Set", field, true, false, "Decimal")
 }
 
-func (ec *executionContext) _Set_purchaseDate(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_purchaseDate(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3105,7 +3101,7 @@ func (ec *executionContext) fieldContext_Set_purchaseDate(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Set", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _Set_wishlistItemId(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_wishlistItemId(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3128,7 +3124,7 @@ func (ec *executionContext) fieldContext_Set_wishlistItemId(_ context.Context, f
 	return graphql.NewScalarFieldContext("Set", field, false, false, "UUID")
 }
 
-func (ec *executionContext) _Set_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3151,7 +3147,7 @@ func (ec *executionContext) fieldContext_Set_createdAt(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Set", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _Set_updatedAt(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3174,7 +3170,7 @@ func (ec *executionContext) fieldContext_Set_updatedAt(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Set", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _Set_images(ctx context.Context, field graphql.CollectedField, obj *models.Set) (ret graphql.Marshaler) {
+func (ec *executionContext) _Set_images(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3183,7 +3179,7 @@ func (ec *executionContext) _Set_images(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Set_images(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Set().Images(ctx, obj)
+			return obj.Images(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*models.SetImage) graphql.Marshaler {
@@ -3198,7 +3194,7 @@ func (ec *executionContext) fieldContext_Set_images(_ context.Context, field gra
 		Object:     "Set",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SetImage(ctx, field)
 		},
@@ -3250,8 +3246,8 @@ func (ec *executionContext) _SetConnection_nodes(ctx context.Context, field grap
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*models.Set) graphql.Marshaler {
-			return ec.marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSetᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Set) graphql.Marshaler {
+			return ec.marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3360,8 +3356,8 @@ func (ec *executionContext) _SetEdge_node(ctx context.Context, field graphql.Col
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *models.Set) graphql.Marshaler {
-			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Set) graphql.Marshaler {
+			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5725,7 +5721,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var setImplementors = []string{"Set"}
 
-func (ec *executionContext) _Set(ctx context.Context, sel ast.SelectionSet, obj *models.Set) graphql.Marshaler {
+func (ec *executionContext) _Set(ctx context.Context, sel ast.SelectionSet, obj *model.Set) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, setImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6596,11 +6592,11 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋbrickgalleryᚋse
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSetᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Set) graphql.Marshaler {
+func (ec *executionContext) marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Set) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx, sel, v[i])
+		return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -6612,12 +6608,12 @@ func (ec *executionContext) marshalNSet2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsets
 	return ret
 }
 
-func (ec *executionContext) marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx context.Context, sel ast.SelectionSet, v *models.Set) graphql.Marshaler {
+func (ec *executionContext) marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx context.Context, sel ast.SelectionSet, v *model.Set) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Set!")
 		return graphql.Null
 	}
-	return ec._Set(ctx, sel, v)
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) marshalNSetConnection2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetConnection(ctx context.Context, sel ast.SelectionSet, v *model.SetConnection) graphql.Marshaler {
@@ -7079,11 +7075,11 @@ func (ec *executionContext) marshalOInt2ᚖint32(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalOSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSet(ctx context.Context, sel ast.SelectionSet, v *models.Set) graphql.Marshaler {
+func (ec *executionContext) marshalOSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx context.Context, sel ast.SelectionSet, v *model.Set) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return ec._Set(ctx, sel, v)
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) unmarshalOSetFilter2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetFilter(ctx context.Context, v any) (*model.SetFilter, error) {

@@ -1,11 +1,15 @@
 package graph
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
+	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/models"
 )
@@ -47,4 +51,27 @@ func requested(ctx context.Context, path ...string) bool {
 		fields = graphql.CollectFields(oc, next.Selections, nil)
 	}
 	return false
+}
+
+// prefetchImages queues the images of sets into one dataloader batch.
+func prefetchImages(ctx context.Context, sets []*models.Set) {
+	if len(sets) == 0 {
+		return
+	}
+	ids := make([]uuid.UUID, len(sets))
+	for i, s := range sets {
+		ids[i] = s.ID
+	}
+	loader.PrefetchImages(ctx, ids)
+}
+
+// sortImages puts images in display order (position, then id), as the
+// store returns them.
+func sortImages(images []*models.SetImage) {
+	slices.SortStableFunc(images, func(a, b *models.SetImage) int {
+		if c := cmp.Compare(a.Position, b.Position); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
 }

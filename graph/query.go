@@ -148,14 +148,14 @@ func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOr
 // set) are built only when the query selects them.
 func newConnection(q *store.SetQuery, page *store.SetPage, withEdges bool) *model.SetConnection {
 	conn := &model.SetConnection{
-		Nodes:    page.Sets,
+		Nodes:    model.NewSets(page.Sets),
 		Query:    q,
 		PageInfo: &model.PageInfo{Page: page, Query: q},
 	}
 	if withEdges {
 		conn.Edges = make([]*model.SetEdge, len(page.Sets))
 		for i, s := range page.Sets {
-			conn.Edges[i] = &model.SetEdge{Cursor: store.CursorFor(q.Order, s), Node: s}
+			conn.Edges[i] = &model.SetEdge{Cursor: store.CursorFor(q.Order, s), Node: conn.Nodes[i]}
 		}
 	}
 	if n := len(page.Sets); n > 0 {

@@ -29,17 +29,24 @@ func (r *mutationResolver) CreateSet(ctx context.Context, input model.CreateSetI
 	if err := r.Store.CreateSet(ctx, set, images); err != nil {
 		return nil, err
 	}
-	payload := &model.CreateSetPayload{Set: set, Duplicates: []*models.Set{}}
+	sortImages(images)
+	loader.PrimeImages(ctx, set.ID, images)
+	payload := &model.CreateSetPayload{Set: model.NewSet(set), Duplicates: []*model.Set{}}
 	if set.SetNumber != nil {
-		if payload.Duplicates, err = r.Store.SameSetNumber(ctx, user, *set.SetNumber, set.ID); err != nil {
+		dups, err := r.Store.SameSetNumber(ctx, user, *set.SetNumber, set.ID)
+		if err != nil {
 			return nil, err
 		}
+		if requested(ctx, "duplicates", "images") {
+			prefetchImages(ctx, dups)
+		}
+		payload.Duplicates = model.NewSets(dups)
 	}
 	return payload, nil
 }
 
 // UpdateSet is the resolver for the updateSet field.
-func (r *mutationResolver) UpdateSet(ctx context.Context, id uuid.UUID, input model.UpdateSetInput) (*models.Set, error) {
+func (r *mutationResolver) UpdateSet(ctx context.Context, id uuid.UUID, input model.UpdateSetInput) (*model.Set, error) {
 	user, err := userID(ctx)
 	if err != nil {
 		return nil, err
@@ -49,7 +56,13 @@ func (r *mutationResolver) UpdateSet(ctx context.Context, id uuid.UUID, input mo
 	if err := f.patch(&p); err != nil {
 		return nil, err
 	}
-	return r.Store.UpdateSet(ctx, user, id, &p)
+	if requested(ctx, "images") {
+		// Queued before the update so both queries run at once; only a
+		// set the update found (the caller's) is ever written out.
+		loader.PrefetchImages(ctx, []uuid.UUID{id})
+	}
+	set, err := r.Store.UpdateSet(ctx, user, id, &p)
+	return model.NewSet(set), err
 }
 
 // DeleteSet is the resolver for the deleteSet field.
@@ -150,16 +163,21 @@ func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 }
 
 // Set is the resolver for the set field.
-func (r *queryResolver) Set(ctx context.Context, id uuid.UUID) (*models.Set, error) {
+func (r *queryResolver) Set(ctx context.Context, id uuid.UUID) (*model.Set, error) {
 	user, err := userID(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if requested(ctx, "images") {
+		// Queued before the set's own query so both run at once; the
+		// images are written out only if the set is found (is the caller's).
+		loader.PrefetchImages(ctx, []uuid.UUID{id})
 	}
 	set, err := r.Store.Set(ctx, user, id)
 	if models.ErrorCode(err) == models.CodeNotFound {
 		return nil, nil // SPEC: null when missing or not mine
 	}
-	return set, err
+	return model.NewSet(set), err
 }
 
 // Sets is the resolver for the sets field.
@@ -177,12 +195,8 @@ func (r *queryResolver) Sets(ctx context.Context, filter *model.SetFilter, order
 		return nil, err
 	}
 	edges := requested(ctx, "edges")
-	if len(page.Sets) > 0 && (requested(ctx, "nodes", "images") || edges && requested(ctx, "edges", "node", "images")) {
-		ids := make([]uuid.UUID, len(page.Sets))
-		for i, s := range page.Sets {
-			ids[i] = s.ID
-		}
-		loader.PrefetchImages(ctx, ids)
+	if requested(ctx, "nodes", "images") || edges && requested(ctx, "edges", "node", "images") {
+		prefetchImages(ctx, page.Sets)
 	}
 	return newConnection(q, page, edges), nil
 }
@@ -218,11 +232,6 @@ func (r *queryResolver) CollectionStats(ctx context.Context, filter *model.SetFi
 	return r.Store.Stats(ctx, user, &f)
 }
 
-// Images is the resolver for the images field.
-func (r *setResolver) Images(ctx context.Context, obj *models.Set) ([]*models.SetImage, error) {
-	return loader.Images(ctx, obj.ID)
-}
-
 // TotalCount is the resolver for the totalCount field.
 func (r *setConnectionResolver) TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error) {
 	n, err := r.Store.CountSets(ctx, obj.Query.UserID, &obj.Query.Filter)
@@ -238,9 +247,6 @@ func (r *Resolver) PageInfo() PageInfoResolver { return &pageInfoResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// Set returns SetResolver implementation.
-func (r *Resolver) Set() SetResolver { return &setResolver{r} }
-
 // SetConnection returns SetConnectionResolver implementation.
 func (r *Resolver) SetConnection() SetConnectionResolver { return &setConnectionResolver{r} }
 
@@ -248,6 +254,5 @@ type (
 	mutationResolver      struct{ *Resolver }
 	pageInfoResolver      struct{ *Resolver }
 	queryResolver         struct{ *Resolver }
-	setResolver           struct{ *Resolver }
 	setConnectionResolver struct{ *Resolver }
 )

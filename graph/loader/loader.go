@@ -14,11 +14,12 @@ import (
 	"github.com/brickgallery/sets/models"
 )
 
-// wait is how long a batch collects keys before it runs. gqlgen resolves a
-// list's items concurrently, so their loads arrive within microseconds; the
-// sets resolver also primes a whole page at once (Prefetch), so this only
-// has to cover single sets.
-const wait = 500 * time.Microsecond
+// wait is how long a batch collects keys before it runs. Resolvers that
+// return sets queue their ids up front (PrefetchImages), often before their
+// own query, so a page costs one batch however its sets are written out;
+// the wait only has to gather loads that arrive together without a
+// prefetch, and every microsecond of it is latency.
+const wait = 100 * time.Microsecond
 
 // Loaders are one request's dataloaders.
 type Loaders struct {
@@ -72,6 +73,12 @@ func from(ctx context.Context) *Loaders {
 // must already have checked that the set is the user's.
 func Images(ctx context.Context, setID uuid.UUID) ([]*models.SetImage, error) {
 	return from(ctx).images.Load(ctx, setID)
+}
+
+// PrimeImages records images as the set's images for this request, for a
+// caller that just wrote them.
+func PrimeImages(ctx context.Context, setID uuid.UUID, images []*models.SetImage) {
+	from(ctx).images.Prime(setID, images)
 }
 
 // PrefetchImages queues the images of every set in ids into one batch at

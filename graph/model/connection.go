@@ -4,14 +4,13 @@ package model
 
 import (
 	"github.com/brickgallery/sets/internal/store"
-	"github.com/brickgallery/sets/models"
 )
 
 // SetConnection is one page of sets. TotalCount is resolved lazily from
 // Query, so a page that does not ask for it costs no count.
 type SetConnection struct {
 	Edges    []*SetEdge
-	Nodes    []*models.Set
+	Nodes    []*Set
 	PageInfo *PageInfo
 	// Query is what produced the page, kept for totalCount and pageInfo.
 	Query *store.SetQuery
@@ -20,7 +19,7 @@ type SetConnection struct {
 // SetEdge is a set and its cursor.
 type SetEdge struct {
 	Cursor string
-	Node   *models.Set
+	Node   *Set
 }
 
 // PageInfo describes where a page sits. The flag for the direction of travel

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/brickgallery/sets/models"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 )
@@ -57,9 +56,9 @@ type CreateSetInput struct {
 // The result of createSet.
 type CreateSetPayload struct {
 	// The new set.
-	Set *models.Set `json:"set"`
+	Set *Set `json:"set"`
 	// My other sets with the same set number (empty when it has none), newest first.
-	Duplicates []*models.Set `json:"duplicates"`
+	Duplicates []*Set `json:"duplicates"`
 }
 
 // The result of a delete.
