@@ -4,6 +4,7 @@
 package scalar
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,12 +26,25 @@ func invalid(format string, args ...any) error {
 // MarshalUUID writes id in canonical form.
 func MarshalUUID(id uuid.UUID) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		b := make([]byte, 0, 38)
-		b = append(b, '"')
-		b = append(b, id.String()...)
-		b = append(b, '"')
-		w.Write(b)
+		w.Write(AppendUUID(make([]byte, 0, 38), id))
 	})
+}
+
+// AppendUUID appends id as a JSON string in canonical form.
+func AppendUUID(b []byte, id uuid.UUID) []byte {
+	var s [36]byte
+	hex.Encode(s[0:8], id[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], id[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], id[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], id[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], id[10:])
+	b = append(b, '"')
+	b = append(b, s[:]...)
+	return append(b, '"')
 }
 
 // UnmarshalUUID reads a canonical 36-character UUID string.
@@ -49,12 +63,15 @@ func UnmarshalUUID(v any) (uuid.UUID, error) {
 // MarshalDateTime writes t in RFC 3339, in UTC with a "Z".
 func MarshalDateTime(t time.Time) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		b := make([]byte, 0, 32)
-		b = append(b, '"')
-		b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
-		w.Write(b)
+		w.Write(AppendDateTime(make([]byte, 0, 32), t))
 	})
+}
+
+// AppendDateTime appends t as a JSON string in RFC 3339, UTC with a "Z".
+func AppendDateTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 // UnmarshalDateTime reads an RFC 3339 string with any offset and returns
@@ -74,8 +91,15 @@ func UnmarshalDateTime(v any) (time.Time, error) {
 // MarshalDecimal writes d as a string with exactly two decimals.
 func MarshalDecimal(d decimal.Decimal) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		w.Write(strconv.AppendQuote(nil, d.StringFixed(2)))
+		w.Write(AppendDecimal(nil, d))
 	})
+}
+
+// AppendDecimal appends d as a JSON string with exactly two decimals.
+func AppendDecimal(b []byte, d decimal.Decimal) []byte {
+	b = append(b, '"')
+	b = append(b, d.StringFixed(2)...)
+	return append(b, '"')
 }
 
 // plainDecimal is the only notation accepted: no exponent, no sign but a
