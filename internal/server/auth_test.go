@@ -52,6 +52,7 @@ func TestAuthentication(t *testing.T) {
 		{"tampered payload", "Bearer " + tamper(sign(t, jwt.SigningMethodHS256, secret, valid))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			h.rec.take()
 			for _, method := range []string{http.MethodPost, http.MethodGet} {
 				var req *http.Request
 				if method == http.MethodPost {

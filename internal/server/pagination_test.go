@@ -541,6 +541,7 @@ func TestPaginationErrors(t *testing.T) {
 		{"four order keys", pageArgs{order: []orderKey{{"TITLE", "ASC"}, {"THEME", "ASC"}, {"CREATED_AT", "ASC"}, {"UPDATED_AT", "ASC"}}}, "orderBy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			h.rec.take()
 			r := h.do(t, token, pageQuery, tc.args.vars())
 			mustFail(t, r, "BAD_USER_INPUT", tc.field)
 			if got := h.rec.take(); len(got) > 0 {

@@ -75,11 +75,15 @@ func TestGalleryStatementCount(t *testing.T) {
 					}
 				}
 			}
-			mustOK(t, h.do(t, token, galleryQuery, map[string]any{"first": size, "theme": "city"}), &data)
-			statements := h.rec.take()
-			if len(statements) != 3 {
-				t.Fatalf("a page of %d sets ran %d statements, want 3 (page, count, images):\n%s",
-					size, len(statements), strings.Join(statements, "\n"))
+			// A few times over: how the scheduler spreads the per-set image
+			// loads in time varies from run to run.
+			for range 5 {
+				mustOK(t, h.do(t, token, galleryQuery, map[string]any{"first": size, "theme": "city"}), &data)
+				statements := h.rec.take()
+				if len(statements) != 3 {
+					t.Fatalf("a page of %d sets ran %d statements, want 3 (page, count, images):\n%s",
+						size, len(statements), strings.Join(statements, "\n"))
+				}
 			}
 			if got, want := len(data.Sets.Edges), min(size, 59); got != want || data.Sets.TotalCount != 59 {
 				t.Errorf("got %d sets of %d, want %d of 59", got, data.Sets.TotalCount, want)
