@@ -1,0 +1,102 @@
+package config_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brickgallery/sets/internal/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.FromEnv(env(nil))
+	if err != nil {
+		t.Fatalf("FromEnv with no variables: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"DatabaseURL", c.DatabaseURL, "postgres://postgres@localhost:5432/sets?sslmode=disable"},
+		{"Addr", c.Addr, "127.0.0.1:8080"},
+		{"Env", c.Env, config.EnvDevelopment},
+		{"JWTSecret", c.JWTSecret, config.DevJWTSecret},
+		{"JWTSecretDefaulted", c.JWTSecretDefaulted, true},
+		{"GraphiQL", c.GraphiQL, true},
+		{"Introspection", c.Introspection, true},
+		{"LogLevel", c.LogLevel, slog.LevelInfo},
+		{"LogFormat", c.LogFormat, "text"},
+		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestProductionTurnsDevelopmentAidsOff(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{
+		"APP_ENV": "production", "AUTH_JWT_SECRET": strings.Repeat("s", 32),
+		"CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:5173",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GraphiQL || c.Introspection {
+		t.Errorf("production: GraphiQL=%v Introspection=%v, want both off", c.GraphiQL, c.Introspection)
+	}
+	if got := strings.Join(c.CORSAllowedOrigins, " "); got != "https://app.example.com http://localhost:5173" {
+		t.Errorf("CORS origins = %q", got)
+	}
+	c, err = config.FromEnv(env(map[string]string{
+		"APP_ENV": "production", "AUTH_JWT_SECRET": strings.Repeat("s", 32), "INTROSPECTION_ENABLED": "true",
+	}))
+	if err != nil || !c.Introspection {
+		t.Errorf("INTROSPECTION_ENABLED=true in production: %v, %v; want it on", c.Introspection, err)
+	}
+}
+
+// Every bad value stops the process with a message naming its variable.
+func TestBadValuesNameTheirVariable(t *testing.T) {
+	prod := map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": strings.Repeat("s", 32)}
+	tests := []struct {
+		variable, value string
+		base            map[string]string
+	}{
+		{"APP_ENV", "staging", nil},
+		{"DATABASE_URL", "mysql://localhost/sets", nil},
+		{"DATABASE_URL", "postgres://localhost:5432", nil},
+		{"ADDR", "8080", nil},
+		{"AUTH_JWT_SECRET", "", prod},
+		{"AUTH_JWT_SECRET", "short", prod},
+		{"AUTH_JWT_SECRET", config.DevJWTSecret, prod},
+		{"CORS_ALLOWED_ORIGINS", "app.example.com", nil},
+		{"LOG_LEVEL", "loud", nil},
+		{"LOG_FORMAT", "xml", nil},
+		{"GRAPHIQL_ENABLED", "maybe", nil},
+		{"INTROSPECTION_ENABLED", "2", nil},
+		{"QUERY_COMPLEXITY_LIMIT", "0", nil},
+		{"QUERY_DEPTH_LIMIT", "deep", nil},
+		{"DB_MAX_CONNS", "-1", nil},
+		{"SHUTDOWN_TIMEOUT", "soon", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range tt.base {
+				m[k] = v
+			}
+			m[tt.variable] = tt.value
+			_, err := config.FromEnv(env(m))
+			if err == nil || !strings.Contains(err.Error(), tt.variable+":") {
+				t.Errorf("FromEnv(%s=%q) error = %v, want one naming %s", tt.variable, tt.value, err, tt.variable)
+			}
+		})
+	}
+}
