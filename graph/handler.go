@@ -44,6 +44,8 @@ func NewServer(o Options) *handler.Server {
 	srv.SetDisableSuggestion(!o.Introspection)
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.Use(depthLimit{max: o.DepthLimit})
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))

@@ -45,12 +45,19 @@ type harness struct {
 // httptest.Server that is closed when t ends.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	cfg, err := config.FromEnv(func(k string) string {
-		if k == "APP_ENV" {
-			return config.EnvDevelopment
-		}
-		return ""
-	})
+	return newHarnessEnv(t, map[string]string{"APP_ENV": config.EnvDevelopment})
+}
+
+// graphiqlStub stands in for the GraphiQL page, to see whether the server
+// routes "/" to it.
+var graphiqlStub = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Write([]byte("graphiql stub"))
+})
+
+// newHarnessEnv is newHarness configured by env (as the environment would).
+func newHarnessEnv(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -67,6 +74,7 @@ func newHarness(t *testing.T) *harness {
 		Store:    store.New(h.db),
 		Migrator: postgres.NewMigrator(h.db, ms, log),
 		Log:      log,
+		GraphiQL: graphiqlStub,
 	})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)

@@ -107,3 +107,44 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectionAndGraphiQLByEnvironment: development serves GraphiQL and
+// answers introspection; production does neither unless asked to.
+func TestIntrospectionAndGraphiQLByEnvironment(t *testing.T) {
+	t.Parallel()
+	const introspection = `{ __schema { queryType { name } } }`
+	secret := strings.Repeat("s", 32)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		on   bool
+	}{
+		{"development", map[string]string{"APP_ENV": "development"}, true},
+		{"production", map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": secret}, false},
+		{"production, asked for", map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": secret,
+			"GRAPHIQL_ENABLED": "true", "INTROSPECTION_ENABLED": "true"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarnessEnv(t, tc.env)
+			_, token := h.newUser(t)
+			status, body := h.get(t, "/")
+			if served := status == http.StatusOK && body == "graphiql stub"; served != tc.on {
+				t.Errorf("GET /: got HTTP %d %q, want GraphiQL served: %v", status, body, tc.on)
+			}
+			r := h.do(t, token, introspection, nil)
+			if answered := r.Status == http.StatusOK && len(r.Errors) == 0; answered != tc.on {
+				t.Errorf("introspection: got %s, want answered: %v", r, tc.on)
+			}
+			if !tc.on {
+				mustFail(t, r, "GRAPHQL_VALIDATION_FAILED", "")
+				viaFragment := h.do(t, token, `{ ...F } fragment F on Query { __type(name: "Set") { name } }`, nil)
+				mustFail(t, viaFragment, "GRAPHQL_VALIDATION_FAILED", "")
+				if strings.Contains(h.logs.String(), "level=ERROR") {
+					t.Errorf("a refused introspection was logged as a server error:\n%s", h.logs.String())
+				}
+			}
+			mustOK(t, h.do(t, token, `{ __typename me { id } }`, nil), nil)
+		})
+	}
+}
