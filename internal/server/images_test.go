@@ -1,7 +1,13 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -216,4 +222,49 @@ func TestReorderSetImages(t *testing.T) {
 		r := h.do(t, token, reorderMutation, map[string]any{"setId": set.ID, "ids": []string{ids[0], "nope"}})
 		mustFail(t, r, "BAD_USER_INPUT", "imageIds.1") // the argument's path, not the variable's
 	})
+}
+
+// TestConcurrentAddSetImage: images appended at once to one set each get
+// their own position (the set is locked while its last position is read).
+func TestConcurrentAddSetImage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	set := h.mustCreateSet(t, token, map[string]any{"title": "Busy"})
+	const n = 12
+	errs := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, _ := json.Marshal(map[string]any{"query": addImageMutation, "variables": map[string]any{
+				"setId": set.ID, "input": map[string]any{"imageUrl": fmt.Sprintf("https://img.example/%d.jpg", i)}}})
+			req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := h.srv.Client().Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"errors"`)) {
+				errs <- string(b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("addSetImage failed: %s", e)
+	}
+	got := positions(h.mustImages(t, token, set.ID))
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("positions (-want +got):\n%s", diff)
+	}
 }

@@ -279,3 +279,37 @@ func TestGET(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedRequests: a body that is not a GraphQL request is the
+// client's mistake, answered without echoing the body back.
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	for name, tc := range map[string]struct{ contentType, body string }{
+		"not JSON":               {"application/json", `{"query": "{ me { id } }", SECRET-TOKEN-IN-BODY`},
+		"JSON array":             {"application/json", `["SECRET-TOKEN-IN-BODY"]`},
+		"query not a string":     {"application/json", `{"query": ["SECRET-TOKEN-IN-BODY"]}`},
+		"variables not object":   {"application/json", `{"query": "{ me { id } }", "variables": "SECRET-TOKEN-IN-BODY"}`},
+		"two objects":            {"application/json", `{"query": "{ me { id } }"} {"SECRET-TOKEN-IN-BODY": 1}`},
+		"no query":               {"application/json", `{"SECRET-TOKEN-IN-BODY": 1}`},
+		"unparsable query":       {"application/json", `{"query": "{ me { id } SECRET-TOKEN-IN-BODY"}`},
+		"unsupported media type": {"text/plain", `{"query": "{ me { id } }", "x": "SECRET-TOKEN-IN-BODY"}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			req.Header.Set("Authorization", "Bearer "+token)
+			r := h.send(t, req)
+			if r.Status < 400 || r.Status >= 500 || len(r.Errors) == 0 {
+				t.Errorf("got %s, want a 4xx with an error", r)
+			}
+			if bytes.Contains(r.Body, []byte("SECRET-TOKEN-IN-BODY")) {
+				t.Errorf("the answer echoes the body: %s", r.Body)
+			}
+		})
+	}
+}
