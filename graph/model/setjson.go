@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -87,8 +88,13 @@ func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 			break
 		}
 	}
-	b := make([]byte, 0, 1024)
-	b = append(b, '{')
+	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 { // a set with hundreds of photos is not kept
+			bufPool.Put(bp)
+		}
+	}()
+	b := append((*bp)[:0], '{')
 	for i, f := range fields {
 		if i > 0 {
 			b = append(b, ',')
@@ -101,9 +107,17 @@ func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 		b = s.appendField(b, f.Name)
 	}
 	b = append(b, '}')
+	*bp = b
 	_, err := w.Write(b)
 	return err
 }
+
+// bufPool holds the buffers sets are written into before being copied to
+// the response: a set with its images is a few KB.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
 
 func (s Set) appendField(b []byte, name string) []byte {
 	switch name {
