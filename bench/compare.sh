@@ -16,7 +16,8 @@
 # Traffic goes to 127.0.0.1 only; every run has a fixed length.
 # env: ANCHOR (../shared/bench-anchor), REPS (2), DURATION (20), WARMUP (5),
 #      CONCURRENCY ("8 32"), QUERIES ("1 2 3"), RESEED (1: rebuild the data),
-#      SETS/USERS/HEAVY_SETS (data size), PORT (8080)
+#      SETS/USERS/HEAVY_SETS (data size), PORT (8080),
+#      TARGETS ("server postgraphile pgbench": leave one out to skip it)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ANCHOR=${ANCHOR:-$ROOT/../shared/bench-anchor}
@@ -80,17 +81,24 @@ APP_ENV=production AUTH_JWT_SECRET=$SECRET DATABASE_URL=$URL ADDR=127.0.0.1:$POR
 SRV=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
-(cd "$A" && ./postgraphile.sh start)
+TARGETS=${TARGETS:-server postgraphile pgbench}
+has() { [[ " $TARGETS " == *" $1 "* ]]; }
+args=(server="http://127.0.0.1:$PORT/graphql")
+if has postgraphile; then
+  (cd "$A" && ./postgraphile.sh start)
+  args+=(postgraphile=http://127.0.0.1:5678/graphql)
+fi
+has pgbench && args+=(pgbench=-)
 TOKEN=$(cd "$A" && ./mkjwt.sh "$SECRET")
 
 log "measuring (REPS=${REPS:-2} DURATION=${DURATION:-20}s per run)"
 mkdir -p "$WORK/results"
 OUT=$WORK/results/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
 export REPS DURATION WARMUP CONCURRENCY QUERIES
-(cd "$A" && OUT="$OUT" PID_server=$SRV AUTH_server="Bearer $TOKEN" PID_postgraphile=$(cat run/postgraphile.pid) \
-  ./bench.sh server="http://127.0.0.1:$PORT/graphql" postgraphile=http://127.0.0.1:5678/graphql pgbench=-)
-log "ceiling of the exact SQL our server sends"
-for c in ${CONCURRENCY:-8 32}; do
+(cd "$A" && OUT="$OUT" PID_server=$SRV AUTH_server="Bearer $TOKEN" PID_postgraphile=$(cat run/postgraphile.pid 2>/dev/null) \
+  ./bench.sh "${args[@]}")
+has pgbench && log "ceiling of the exact SQL our server sends"
+has pgbench && for c in ${CONCURRENCY:-8 32}; do
   for qn in ${QUERIES:-1 2 3}; do
     r=$(cd "$A" && MODE=simple ./ceiling-mode.sh "$c" "${DURATION:-20}" "ours-q$qn")
     echo "target=pgbench-ours q=q$qn rep=1 ${r#ours-q$qn }" | tee -a "$OUT"
