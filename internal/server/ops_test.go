@@ -148,3 +148,41 @@ func TestIntrospectionAndGraphiQLByEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestCORS: an allowed origin's preflight is answered without a token, and
+// the browser may read every answer, a 401 included; other origins get no
+// CORS headers.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	const origin = "https://app.example.com"
+	h := newHarnessEnv(t, map[string]string{"APP_ENV": "development", "CORS_ALLOWED_ORIGINS": origin})
+	send := func(method, from string, header map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.srv.URL+"/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
+		req.Header.Set("Origin", from)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+	resp := send(http.MethodOptions, origin, preflight)
+	if resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Errorf("preflight: got HTTP %d %v, want it allowed for %s with Authorization", resp.StatusCode, resp.Header, origin)
+	}
+	resp = send(http.MethodPost, origin, map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+		t.Errorf("POST without a token: got HTTP %d, Allow-Origin %q; want 401 readable by %s",
+			resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), origin)
+	}
+	resp = send(http.MethodOptions, "https://evil.example", preflight)
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("preflight from another origin: Access-Control-Allow-Origin %q, want none", got)
+	}
+}
