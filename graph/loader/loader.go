@@ -5,6 +5,7 @@ package loader
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +25,15 @@ const wait = 100 * time.Microsecond
 // Loaders are one request's dataloaders.
 type Loaders struct {
 	images *dataloadgen.Loader[uuid.UUID, []*models.SetImage]
+	fetch  func(context.Context, []uuid.UUID) ([][]*models.SetImage, []error)
+
+	// prefetched holds the images of sets queued by PrefetchImages, each
+	// waiting on the one statement that loads them all. They bypass the
+	// dataloader: it adds keys to a batch one lock at a time while the
+	// batch's timer runs, so a goroutine preempted for longer than the wait
+	// (a loaded machine) split a page's images into several statements.
+	mu         sync.Mutex
+	prefetched map[uuid.UUID]func() ([]*models.SetImage, error)
 }
 
 // New returns fresh loaders over s; make one per request, so nothing cached
@@ -43,7 +53,11 @@ func New(s *store.Store) *Loaders {
 		}
 		return out, nil
 	}
-	return &Loaders{images: dataloadgen.NewLoader(fetch, dataloadgen.WithWait(wait))}
+	return &Loaders{
+		images:     dataloadgen.NewLoader(fetch, dataloadgen.WithWait(wait)),
+		fetch:      fetch,
+		prefetched: map[uuid.UUID]func() ([]*models.SetImage, error){},
+	}
 }
 
 type ctxKey struct{}
@@ -72,18 +86,58 @@ func from(ctx context.Context) *Loaders {
 // Images returns the images of the set setID, in display order. The caller
 // must already have checked that the set is the user's.
 func Images(ctx context.Context, setID uuid.UUID) ([]*models.SetImage, error) {
-	return from(ctx).images.Load(ctx, setID)
+	l := from(ctx)
+	l.mu.Lock()
+	images, ok := l.prefetched[setID]
+	l.mu.Unlock()
+	if ok {
+		return images()
+	}
+	return l.images.Load(ctx, setID)
 }
 
 // PrimeImages records images as the set's images for this request, for a
 // caller that just wrote them.
 func PrimeImages(ctx context.Context, setID uuid.UUID, images []*models.SetImage) {
-	from(ctx).images.Prime(setID, images)
+	l := from(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.prefetched[setID] = func() ([]*models.SetImage, error) { return images, nil }
 }
 
-// PrefetchImages queues the images of every set in ids into one batch at
-// once, so that a page's images cost one statement however the scheduler
-// spreads the per-set loads in time.
+// PrefetchImages starts loading the images of every set in ids (but those
+// already queued) in one statement, so that a page's images cost one
+// statement however the scheduler spreads the per-set loads in time. It
+// does not wait for the statement.
 func PrefetchImages(ctx context.Context, ids []uuid.UUID) {
-	from(ctx).images.LoadAllThunk(ctx, ids)
+	l := from(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	todo := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := l.prefetched[id]; !ok {
+			todo = append(todo, id)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	done := make(chan struct{})
+	var (
+		images [][]*models.SetImage
+		errs   []error
+	)
+	go func() {
+		defer close(done)
+		images, errs = l.fetch(ctx, todo)
+	}()
+	for i, id := range todo {
+		l.prefetched[id] = func() ([]*models.SetImage, error) {
+			<-done
+			if len(errs) > 0 {
+				return nil, errs[0]
+			}
+			return images[i], nil
+		}
+	}
 }
