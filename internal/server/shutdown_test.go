@@ -95,7 +95,7 @@ func TestGracefulShutdown(t *testing.T) {
 	cancel()
 
 	// Once shutdown has begun, new connections are refused.
-	deadline := time.Now().Add(500 * time.Millisecond)
+	deadline := time.Now().Add(2 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err != nil {
