@@ -982,7 +982,7 @@ type ThemeSummary {
   theme: String!
   "How many entries have this theme."
   setCount: Int!
-  "The pieces of those entries: the sum of pieceCount × quantity."
+  "The pieces of those entries: the sum of pieceCount × quantity (saturating at 2,147,483,647, GraphQL's largest Int)."
   pieceCount: Int!
 }
 
@@ -1002,7 +1002,7 @@ type CollectionStats {
   totalQuantity: Int!
   "How many entries are built."
   builtCount: Int!
-  "The sum of pieceCount × quantity."
+  "The sum of pieceCount × quantity (saturating at 2,147,483,647, GraphQL's largest Int)."
   totalPieces: Int!
   "The sum of totalCost (\"0.00\" for an empty collection)."
   totalSpent: Decimal!

@@ -2,7 +2,7 @@
 // the error presenter, complexity rules and the HTTP handler around gqlgen.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go tool gqlgen generate
 
 import (
 	"log/slog"

@@ -83,8 +83,10 @@ func from(ctx context.Context) *Loaders {
 	return l
 }
 
-// Images returns the images of the set setID, in display order. The caller
-// must already have checked that the set is the user's.
+// Images returns the images of the set setID, in display order. Loading
+// does not check ownership (resolvers prefetch a set's images while its own
+// user-scoped query runs): callers write images out only for sets that
+// query returned.
 func Images(ctx context.Context, setID uuid.UUID) ([]*models.SetImage, error) {
 	l := from(ctx)
 	l.mu.Lock()
