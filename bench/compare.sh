@@ -70,6 +70,9 @@ cat "$A/ids.env"
 (cd "$A" && ./make_bodies.sh >/dev/null)
 
 log "starting our server on 127.0.0.1:$PORT and PostGraphile on 127.0.0.1:5678"
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+  echo "something already listens on 127.0.0.1:$PORT: stop it or set PORT" >&2; exit 1
+fi
 SRV=
 cleanup() {
   [ -n "$SRV" ] && kill "$SRV" 2>/dev/null || true
@@ -80,7 +83,9 @@ APP_ENV=production AUTH_JWT_SECRET=$SECRET DATABASE_URL=$URL ADDR=127.0.0.1:$POR
   "$WORK/sets" serve > "$WORK/server.log" 2>&1 &
 SRV=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
+if ! kill -0 "$SRV" 2>/dev/null || ! curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; then
+  cat "$WORK/server.log"; exit 1
+fi
 TARGETS=${TARGETS:-server postgraphile pgbench}
 has() { [[ " $TARGETS " == *" $1 "* ]]; }
 args=(server="http://127.0.0.1:$PORT/graphql")
