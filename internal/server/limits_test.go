@@ -313,3 +313,29 @@ func TestMalformedRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsupportedMediaType: a POST body not declared as JSON is refused
+// with 415 and a coded error, whatever its content.
+func TestUnsupportedMediaType(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=utf-8"} {
+		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		r := h.send(t, req)
+		if ct == "application/json; charset=utf-8" {
+			mustOK(t, r, nil)
+			continue
+		}
+		if r.Status != http.StatusUnsupportedMediaType || len(r.Errors) == 0 || r.Errors[0].Extensions.Code != "BAD_REQUEST" {
+			t.Errorf("Content-Type %q: got %s, want HTTP 415 coded BAD_REQUEST", ct, r)
+		}
+	}
+}

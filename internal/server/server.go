@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"time"
@@ -55,6 +56,7 @@ func New(d Deps) http.Handler {
 		ExposedHeaders: []string{reqid.Header},
 		MaxAge:         600,
 	}).Handler(api)
+	api = jsonBodies(api)
 	api = methods(api, http.MethodGet, http.MethodPost, http.MethodOptions)
 
 	mux := http.NewServeMux()
@@ -81,6 +83,23 @@ func methods(next http.Handler, allowed ...string) http.Handler {
 		}
 		w.Header().Set("Allow", "GET, POST, OPTIONS")
 		writeGraphQLError(w, http.StatusMethodNotAllowed, "BAD_REQUEST", "use GET or POST", reqid.FromContext(r.Context()))
+	})
+}
+
+// jsonBodies answers 415 to a POST whose body is not declared JSON, with a
+// coded error saying what to send (gqlgen would answer a bare 400
+// "transport not supported").
+func jsonBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mediaType != "application/json" {
+				writeGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
+					"send the request body as Content-Type: application/json", reqid.FromContext(r.Context()))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
