@@ -15,7 +15,6 @@ const (
 	CodeNotFound        Code = "NOT_FOUND"
 	CodeInvalid         Code = "BAD_USER_INPUT"
 	CodeTooComplex      Code = "QUERY_TOO_COMPLEX"
-	CodeUnavailable     Code = "SERVICE_UNAVAILABLE"
 	CodeInternal        Code = "INTERNAL_SERVER_ERROR"
 )
 
