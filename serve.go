@@ -73,14 +73,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // Garbage collector defaults for serving, used unless GOGC or GOMEMLIMIT
-// say otherwise. A gallery page allocates about 1.5 MB of short-lived
-// objects (gqlgen builds every field's response piecemeal) over a live heap
-// of a few MB, so the default GOGC=100 collects every few requests and costs
-// a quarter of the CPU; 400 cuts that to a few percent. The soft limit keeps
-// the heap, and so the process's memory, bounded under load all the same.
+// say otherwise. A gallery page allocates about 0.5 MB of short-lived
+// objects over a live heap of a few MB, so the default GOGC=100 collects
+// every few requests; 400 makes collections rare. The soft limit keeps the
+// process small under load all the same: with 40 MiB the server peaked at
+// 57 MB RSS under 32 clients (64 MiB: 80 MB) at no measurable CPU cost.
 const (
 	defaultGCPercent   = 400
-	defaultMemoryLimit = 64 << 20
+	defaultMemoryLimit = 40 << 20
 )
 
 func tuneGC(getenv func(string) string, log *slog.Logger) {
