@@ -49,6 +49,8 @@ func New(d Deps) http.Handler {
 	var api http.Handler = loader.Middleware(d.Store, gql)
 	api = authenticate(auth.NewVerifier(d.Config.JWTSecret), d.Store, d.Log, api)
 	api = limitBody(MaxBodyBytes, api)
+	api = jsonBodies(api)
+	// CORS wraps every refusal above, so a browser sees the real status.
 	api = cors.New(cors.Options{
 		AllowedOrigins: d.Config.CORSAllowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
@@ -56,7 +58,6 @@ func New(d Deps) http.Handler {
 		ExposedHeaders: []string{reqid.Header},
 		MaxAge:         600,
 	}).Handler(api)
-	api = jsonBodies(api)
 	api = methods(api, http.MethodGet, http.MethodPost, http.MethodOptions)
 
 	mux := http.NewServeMux()
