@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"math"
 
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/graph/model"
@@ -234,8 +233,7 @@ func (r *queryResolver) CollectionStats(ctx context.Context, filter *model.SetFi
 
 // TotalCount is the resolver for the totalCount field.
 func (r *setConnectionResolver) TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error) {
-	n, err := r.Store.CountSets(ctx, obj.Query.UserID, &obj.Query.Filter)
-	return int32(min(n, math.MaxInt32)), err
+	return r.Store.CountSets(ctx, obj.Query.UserID, &obj.Query.Filter)
 }
 
 // Mutation returns MutationResolver implementation.

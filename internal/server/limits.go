@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/brickgallery/sets/internal/reqid"
 )
 
 // MaxBodyBytes is the largest request body accepted (SPEC §5).
@@ -25,7 +28,7 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 			r.Body.Close()
 			if err != nil {
-				writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body", "")
+				writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body", reqid.FromContext(r.Context()))
 				return
 			}
 			if int64(len(body)) > max {
@@ -42,7 +45,7 @@ func tooLarge(w http.ResponseWriter, r *http.Request, max int64) {
 	// Do not keep reading a huge body just to reuse the connection.
 	w.Header().Set("Connection", "close")
 	writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
-		"request body is larger than 1 MiB", "")
+		fmt.Sprintf("request body is larger than %d MiB", max>>20), reqid.FromContext(r.Context()))
 }
 
 // writeGraphQLError answers with a GraphQL-shaped error body, so clients

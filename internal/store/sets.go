@@ -43,14 +43,19 @@ func (s *Store) ListSets(ctx context.Context, q *SetQuery) (*SetPage, error) {
 	return page, nil
 }
 
-// CountSets counts the user's sets that match f.
-func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (int, error) {
-	sel := applyFilter(s.db.NewSelect().TableExpr("sets AS s"), user, f)
-	n, err := sel.Count(ctx)
+// matching starts a query over the user's sets that match f, as "s".
+func (s *Store) matching(user uuid.UUID, f *SetFilter) *bun.SelectQuery {
+	return applyFilter(s.db.NewSelect().TableExpr("sets AS s"), user, f)
+}
+
+// CountSets counts the user's sets that match f (saturating at the GraphQL
+// Int range, like every total).
+func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (int32, error) {
+	n, err := s.matching(user, f).Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count sets: %w", err)
 	}
-	return int(n), nil
+	return clamp32(int64(n)), nil
 }
 
 // AnyBeyond reports whether a set matching q's filter lies at or beyond c:
@@ -59,7 +64,7 @@ func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (in
 // set counts: a page fetched after set X has X before it, so "first: 7,
 // after: X" must say hasPreviousPage even when X is the very first set.
 func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward bool) (bool, error) {
-	sel := applyFilter(s.db.NewSelect().TableExpr("sets AS s"), q.UserID, &q.Filter)
+	sel := s.matching(q.UserID, &q.Filter)
 	ks := keys(q.Order, backward)
 	sel = sel.WhereGroup(" AND ", func(sel *bun.SelectQuery) *bun.SelectQuery {
 		sel = afterCursor(sel, ks, c)
@@ -104,8 +109,8 @@ func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber str
 	return sets, nil
 }
 
-// CreateSet inserts set for its user with its images in one transaction.
-// Images without a position take their index in the list.
+// CreateSet inserts set for its user with its images in one transaction,
+// filling in their ids, defaults and timestamps.
 func (s *Store) CreateSet(ctx context.Context, set *models.Set, images []*models.SetImage) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
@@ -227,13 +232,13 @@ func (s *Store) Stats(ctx context.Context, user uuid.UUID, f *SetFilter) (*Stats
 		Pieces   int64
 		Spent    decimal.Decimal
 	}
-	sel := s.db.NewSelect().TableExpr("sets AS s").
+	sel := s.matching(user, f).
 		ColumnExpr("GROUPING(s.theme) = 0 AS grouped, s.theme").
 		ColumnExpr("count(*) AS sets, coalesce(sum(s.quantity), 0) AS quantity").
 		ColumnExpr("count(*) FILTER (WHERE s.is_built) AS built").
 		ColumnExpr("coalesce(sum(s.piece_count::bigint * s.quantity), 0) AS pieces").
 		ColumnExpr("coalesce(sum(coalesce(s.purchase_price, 0) + coalesce(s.tax, 0) + coalesce(s.shipping, 0)), 0) AS spent")
-	sel = applyFilter(sel, user, f).GroupExpr("GROUPING SETS ((), (s.theme))").
+	sel = sel.GroupExpr("GROUPING SETS ((), (s.theme))").
 		OrderExpr("grouped, sets DESC, s.theme")
 	if err := sel.Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("collection stats: %w", err)
