@@ -167,12 +167,16 @@ func (r *queryResolver) Set(ctx context.Context, id uuid.UUID) (*model.Set, erro
 	if err != nil {
 		return nil, err
 	}
+	var set *models.Set
 	if requested(ctx, "images") {
-		// Queued before the set's own query so both run at once; the
-		// images are written out only if the set is found (is the caller's).
-		loader.PrefetchImages(ctx, []uuid.UUID{id})
+		var images []*models.SetImage
+		set, images, err = r.Store.SetWithImages(ctx, user, id)
+		if err == nil {
+			loader.PrimeImages(ctx, set.ID, images)
+		}
+	} else {
+		set, err = r.Store.Set(ctx, user, id)
 	}
-	set, err := r.Store.Set(ctx, user, id)
 	if models.ErrorCode(err) == models.CodeNotFound {
 		return nil, nil // SPEC: null when missing or not mine
 	}
@@ -189,13 +193,23 @@ func (r *queryResolver) Sets(ctx context.Context, filter *model.SetFilter, order
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Store.ListSets(ctx, q)
+	edges := requested(ctx, "edges")
+	opts := store.PageOptions{
+		Images: requested(ctx, "nodes", "images") || edges && requested(ctx, "edges", "node", "images"),
+		Count:  requested(ctx, "totalCount"),
+	}
+	page, err := r.Store.ListSets(ctx, q, opts)
 	if err != nil {
 		return nil, err
 	}
-	edges := requested(ctx, "edges")
-	if requested(ctx, "nodes", "images") || edges && requested(ctx, "edges", "node", "images") {
-		prefetchImages(ctx, page.Sets)
+	if opts.Images {
+		for _, s := range page.Sets {
+			images := page.Images[s.ID]
+			if images == nil {
+				images = []*models.SetImage{}
+			}
+			loader.PrimeImages(ctx, s.ID, images)
+		}
 	}
 	return newConnection(q, page, edges), nil
 }
@@ -233,6 +247,9 @@ func (r *queryResolver) CollectionStats(ctx context.Context, filter *model.SetFi
 
 // TotalCount is the resolver for the totalCount field.
 func (r *setConnectionResolver) TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error) {
+	if total := obj.PageInfo.Page.Total; total != nil {
+		return *total, nil // read with the page
+	}
 	return r.Store.CountSets(ctx, obj.Query.UserID, &obj.Query.Filter)
 }
 

@@ -23,6 +23,9 @@ type PoolConfig struct {
 	// MaxConns caps open connections. On a 2-core machine a handful keeps
 	// PostgreSQL busy without queueing dozens of backends on the CPU.
 	MaxConns int
+	// Tracer, when set, sees every statement and batch sent on the pool's
+	// connections (tests record them with it).
+	Tracer pgx.QueryTracer
 }
 
 // ParseConfig reads a DATABASE_URL and pins the settings every connection of
@@ -78,6 +81,9 @@ func Open(dsn string, pool PoolConfig) (*bun.DB, error) {
 	cfg, err := ParseConfig(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if pool.Tracer != nil {
+		cfg.Tracer = pool.Tracer
 	}
 	sqldb := stdlib.OpenDB(*cfg)
 	if pool.MaxConns > 0 {

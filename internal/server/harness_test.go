@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/brickgallery/sets/internal/auth"
@@ -62,8 +63,9 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 		t.Fatalf("config: %v", err)
 	}
 	url := testdb.URL(t)
-	h := &harness{cfg: cfg, db: testdb.Open(t, url), check: testdb.Open(t, url), rec: &recorder{}, logs: &syncBuffer{}}
-	h.db.AddQueryHook(h.rec)
+	rec := &recorder{}
+	h := &harness{cfg: cfg, rec: rec, logs: &syncBuffer{}, check: testdb.Open(t, url),
+		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: 8, Tracer: rec})}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ms, err := migrations.New()
 	if err != nil {
@@ -86,37 +88,63 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	return h
 }
 
-// recorder is a Bun query hook that records every statement run.
+// recorder is a pgx tracer that records every statement the application
+// sends, each statement of a batch on its own, and counts round trips.
 type recorder struct {
-	mu      sync.Mutex
-	queries []string
+	mu         sync.Mutex
+	queries    []string
+	roundTrips int
 	// before, when set, runs before each statement (to slow one down).
 	before func(ctx context.Context, query string)
 }
 
-func (r *recorder) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+func (r *recorder) record(ctx context.Context, queries ...string) {
 	r.mu.Lock()
 	before := r.before
+	r.queries = append(r.queries, queries...)
+	r.roundTrips++
 	r.mu.Unlock()
 	if before != nil {
-		before(ctx, e.Query)
+		for _, q := range queries {
+			before(ctx, q)
+		}
 	}
+}
+
+func (r *recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	r.record(ctx, d.SQL)
 	return ctx
 }
 
-func (r *recorder) AfterQuery(_ context.Context, e *bun.QueryEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.queries = append(r.queries, e.Query)
+func (r *recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *recorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	queries := make([]string, len(d.Batch.QueuedQueries))
+	for i, q := range d.Batch.QueuedQueries {
+		queries[i] = q.SQL
+	}
+	r.record(ctx, queries...)
+	return ctx
 }
+
+func (r *recorder) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (r *recorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // take returns the statements recorded since the last take and forgets them.
 func (r *recorder) take() []string {
+	q, _ := r.takeAll()
+	return q
+}
+
+// takeAll returns the statements recorded since the last take and how many
+// round trips (single statements or batches) carried them, and forgets them.
+func (r *recorder) takeAll() ([]string, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q := r.queries
-	r.queries = nil
-	return q
+	q, n := r.queries, r.roundTrips
+	r.queries, r.roundTrips = nil, 0
+	return q, n
 }
 
 func (r *recorder) setBefore(fn func(ctx context.Context, query string)) {

@@ -21,7 +21,7 @@ func (h *harness) slowSets(t *testing.T, d time.Duration) <-chan struct{} {
 	started := make(chan struct{})
 	var once sync.Once
 	h.rec.setBefore(func(_ context.Context, query string) {
-		if strings.Contains(query, `FROM "sets"`) {
+		if strings.Contains(query, `FROM "sets"`) || strings.Contains(query, "FROM sets") {
 			once.Do(func() { close(started) })
 			time.Sleep(d)
 		}

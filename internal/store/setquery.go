@@ -104,6 +104,12 @@ type SetPage struct {
 	// HasMore is true when more sets lie beyond the page in the direction of
 	// travel (after it going forward, before it going backward).
 	HasMore bool
+	// Images holds the images of the page's sets in display order (a set
+	// without images has no entry); nil unless PageOptions.Images.
+	Images map[uuid.UUID][]*models.SetImage
+	// Total counts the user's sets matching the filter; nil unless
+	// PageOptions.Count.
+	Total *int32
 }
 
 // Cursor is a position in one ordering: the sort keys' values of a row and

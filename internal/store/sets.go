@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -14,33 +15,61 @@ import (
 	"github.com/brickgallery/sets/models"
 )
 
-// ListSets returns one page of the user's sets.
-func (s *Store) ListSets(ctx context.Context, q *SetQuery) (*SetPage, error) {
-	ks := keys(q.Order, q.Backward)
+// PageOptions says what a page is read with besides its sets; everything
+// asked for comes back in the same round trip.
+type PageOptions struct {
+	// Images asks for the images of the page's sets.
+	Images bool
+	// Count asks for the number of the user's sets matching the filter.
+	Count bool
+}
+
+// ListSets returns one page of the user's sets and, as opts asks, their
+// images and the filter's total: up to three statements sent together.
+func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*SetPage, error) {
 	var rows []*models.Set
-	sel := s.db.NewSelect().Model(&rows)
-	sel = applyFilter(sel, q.UserID, &q.Filter)
+	// One row more than asked tells whether there is a next page.
+	stmts := []statement{{s.pageQuery(q, setColumns, q.Limit+1).String(), scanSets(&rows)}}
+	page := &SetPage{}
+	if opts.Images {
+		// The page's ids are read again inside the images statement, so it
+		// need not wait for the page: an index-only range read of q.Limit
+		// entries that returns exactly the page's sets (and only the user's).
+		page.Images = make(map[uuid.UUID][]*models.SetImage, q.Limit)
+		ids := s.pageQuery(q, "s.id", q.Limit)
+		images := s.db.NewSelect().TableExpr("set_images AS i").ColumnExpr(imageColumns).
+			Where("i.set_id IN (?)", ids).OrderExpr("i.set_id, i.position, i.id")
+		stmts = append(stmts, statement{images.String(), scanImages(page.Images)})
+	}
+	if opts.Count {
+		page.Total = new(int32)
+		count := s.matching(q.UserID, &q.Filter).ColumnExpr("count(*)")
+		stmts = append(stmts, statement{count.String(), scanCount(page.Total)})
+	}
+	if err := s.roundTrip(ctx, stmts...); err != nil {
+		return nil, fmt.Errorf("list sets: %w", err)
+	}
+	page.Sets = rows
+	if len(rows) > q.Limit {
+		page.Sets, page.HasMore = rows[:q.Limit], true
+	}
+	if q.Backward {
+		slices.Reverse(page.Sets)
+	}
+	return page, nil
+}
+
+// pageQuery selects columns of the first limit sets of q's page, in the
+// order of travel (backward pages come last first).
+func (s *Store) pageQuery(q *SetQuery, columns string, limit int) *bun.SelectQuery {
+	sel := s.matching(q.UserID, &q.Filter).ColumnExpr(columns)
 	if q.After != nil {
 		sel = afterCursor(sel, keys(q.Order, false), q.After)
 	}
 	if q.Before != nil {
 		sel = afterCursor(sel, keys(q.Order, true), q.Before)
 	}
-	// One row more than asked tells whether there is a next page.
-	sel = orderBy(sel, ks).Limit(int64(q.Limit) + 1)
-	if err := sel.Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("list sets: %w", err)
-	}
-	page := &SetPage{Sets: rows}
-	if len(rows) > q.Limit {
-		page.Sets, page.HasMore = rows[:q.Limit], true
-	}
-	if q.Backward {
-		for i, j := 0, len(page.Sets)-1; i < j; i, j = i+1, j-1 {
-			page.Sets[i], page.Sets[j] = page.Sets[j], page.Sets[i]
-		}
-	}
-	return page, nil
+	return orderBy(sel, keys(q.Order, q.Backward)).Limit(int64(limit))
 }
 
 // matching starts a query over the user's sets that match f, as "s".
@@ -85,15 +114,40 @@ func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward 
 // Set returns the user's set with id; NotFound when it is missing or not
 // theirs.
 func (s *Store) Set(ctx context.Context, user, id uuid.UUID) (*models.Set, error) {
-	set := new(models.Set)
-	err := s.db.NewSelect().Model(set).Where("id = ? AND user_id = ?", id, user).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, models.NotFound("set")
+	set, _, err := s.setWith(ctx, user, id, false)
+	return set, err
+}
+
+// SetWithImages returns the user's set with id and its images in display
+// order, in one round trip; NotFound when the set is missing or not theirs.
+func (s *Store) SetWithImages(ctx context.Context, user, id uuid.UUID) (*models.Set, []*models.SetImage, error) {
+	return s.setWith(ctx, user, id, true)
+}
+
+func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool) (*models.Set, []*models.SetImage, error) {
+	var sets []*models.Set
+	sel := s.db.NewSelect().TableExpr("sets AS s").ColumnExpr(setColumns).
+		Where("s.id = ? AND s.user_id = ?", id, user)
+	stmts := []statement{{sel.String(), scanSets(&sets)}}
+	images := map[uuid.UUID][]*models.SetImage{}
+	if withImages {
+		// Scoped to the owner by itself, so nothing of another user's set
+		// is ever read, whichever statement runs first.
+		sel := s.db.NewSelect().TableExpr("set_images AS i").ColumnExpr(imageColumns).
+			Join("JOIN sets AS s ON s.id = i.set_id").
+			Where("s.id = ? AND s.user_id = ?", id, user).OrderExpr("i.position, i.id")
+		stmts = append(stmts, statement{sel.String(), scanImages(images)})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load set %s: %w", id, err)
+	if err := s.roundTrip(ctx, stmts...); err != nil {
+		return nil, nil, fmt.Errorf("load set %s: %w", id, err)
 	}
-	return set, nil
+	if len(sets) == 0 {
+		return nil, nil, models.NotFound("set")
+	}
+	if images[id] == nil {
+		images[id] = []*models.SetImage{}
+	}
+	return sets[0], images[id], nil
 }
 
 // SameSetNumber returns the user's sets with setNumber other than except,

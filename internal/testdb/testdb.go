@@ -56,7 +56,13 @@ func EmptyURL(tb testing.TB) string {
 // ends (before the database is dropped).
 func Open(tb testing.TB, url string) *bun.DB {
 	tb.Helper()
-	db, err := postgres.Open(url, postgres.PoolConfig{MaxConns: 8})
+	return OpenConfig(tb, url, postgres.PoolConfig{MaxConns: 8})
+}
+
+// OpenConfig is Open with the pool configured by cfg (a tracer, say).
+func OpenConfig(tb testing.TB, url string, cfg postgres.PoolConfig) *bun.DB {
+	tb.Helper()
+	db, err := postgres.Open(url, cfg)
 	if err != nil {
 		tb.Fatalf("open test database: %v", err)
 	}

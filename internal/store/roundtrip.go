@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/brickgallery/sets/models"
+)
+
+// The read paths that serve a page of the gallery or one set send their
+// statements together, in one round trip, and scan the rows with pgx
+// directly. Bun still writes the SQL (filters, cursors, ordering); what they
+// skip is a round trip per statement and database/sql's and Bun's
+// reflective scanning, which together were most of the server's CPU per
+// gallery page (bench/README.md has the profiles).
+
+// statement is one query of a round trip and what reads its rows.
+type statement struct {
+	sql  string
+	scan func(pgx.Rows) error
+}
+
+// roundTrip sends the statements in one message on one pooled connection
+// and hands each statement's rows to its scan function, in order. The
+// connection's simple query protocol makes the batch one Query message:
+// PostgreSQL runs the statements as one implicit transaction, so a failure
+// in any of them fails all. SQL must carry its values as literals (Bun's
+// interpolation), as every statement of this package does.
+func (s *Store) roundTrip(ctx context.Context, stmts ...statement) error {
+	conn, err := s.db.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("round trip: driver connection is %T, not pgx", dc)
+		}
+		b := &pgx.Batch{}
+		for _, st := range stmts {
+			b.Queue(st.sql).Query(st.scan)
+		}
+		// A connection that failed mid-batch is closed by pgx, and
+		// database/sql drops closed ones (stdlib.Conn.ResetSession) instead of
+		// pooling them again.
+		return c.Conn().SendBatch(ctx, b).Close()
+	})
+}
+
+// setColumns are the columns scanSet reads, in its order. They are the
+// Set model's columns; TestScanSetMatchesBun checks the two agree.
+const setColumns = "s.id, s.user_id, s.title, s.set_number, s.store, s.source_url, " +
+	"s.piece_count, s.release_date, s.theme, s.tags, s.notes, s.is_built, s.quantity, " +
+	"s.purchase_price, s.tax, s.shipping, s.purchase_date, s.wishlist_item_id, " +
+	"s.created_at, s.updated_at"
+
+// scanSets appends every row (of setColumns) to *dst.
+func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		for rows.Next() {
+			s := new(models.Set)
+			if err := rows.Scan(&s.ID, &s.UserID, &s.Title, &s.SetNumber, &s.Store, &s.SourceURL,
+				&s.PieceCount, &s.ReleaseDate, &s.Theme, &s.Tags, &s.Notes, &s.IsBuilt, &s.Quantity,
+				&s.PurchasePrice, &s.Tax, &s.Shipping, &s.PurchaseDate, &s.WishlistItemID,
+				&s.CreatedAt, &s.UpdatedAt); err != nil {
+				return fmt.Errorf("scan set: %w", err)
+			}
+			*dst = append(*dst, s)
+		}
+		return rows.Err()
+	}
+}
+
+// imageColumns are the columns scanImages reads, in its order.
+const imageColumns = `i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at`
+
+// scanImages groups every row (of imageColumns) by set into dst, keeping
+// the rows' order within each set.
+func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		for rows.Next() {
+			img := new(models.SetImage)
+			if err := rows.Scan(&img.ID, &img.SetID, &img.ImageURL, &img.ThumbnailURL,
+				&img.Position, &img.CreatedAt); err != nil {
+				return fmt.Errorf("scan image: %w", err)
+			}
+			dst[img.SetID] = append(dst[img.SetID], img)
+		}
+		return rows.Err()
+	}
+}
+
+// scanCount reads a single count(*) into *n, saturated like every total.
+func scanCount(n *int32) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		var c int64
+		for rows.Next() {
+			if err := rows.Scan(&c); err != nil {
+				return fmt.Errorf("scan count: %w", err)
+			}
+		}
+		*n = clamp32(c)
+		return rows.Err()
+	}
+}

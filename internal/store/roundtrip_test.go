@@ -1,0 +1,159 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/brickgallery/sets/internal/store"
+	"github.com/brickgallery/sets/internal/testdb"
+	"github.com/brickgallery/sets/models"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// insertUser creates a user and returns its id.
+func insertUser(t *testing.T, db *bun.DB) uuid.UUID {
+	t.Helper()
+	u := &models.User{Email: ptr(uuid.NewString() + "@example.com")}
+	if _, err := db.NewInsert().Model(u).Returning("*").Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// TestRoundTripReadsMatchBun: the gallery's and the set detail's reads scan
+// rows with pgx by column position, not through Bun's model. Every column
+// must land in its own field, set or NULL, exactly as Bun reads it; a
+// column added to the model but not to the positional list fails here.
+func TestRoundTripReadsMatchBun(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	s := store.New(db)
+	ctx := context.Background()
+	user := insertUser(t, db)
+	full := &models.Set{
+		UserID: user, Title: "Millennium Falcon \"UCS\" ünïcode", SetNumber: ptr("75192-1"),
+		Store: ptr("LEGO Store"), SourceURL: ptr("https://example.com/75192"),
+		PieceCount: ptr(int32(7541)), ReleaseDate: ptr(time.Date(2017, 10, 1, 0, 0, 0, 0, time.UTC)),
+		Theme: ptr("Star Wars"), Tags: []string{"ucs", "has space", `quote"d`, "comma,ed", "{brace}"},
+		Notes: ptr("line one\nline two"), IsBuilt: true, Quantity: 2,
+		PurchasePrice: ptr(decimal.RequireFromString("799.99")), Tax: ptr(decimal.RequireFromString("0.01")),
+		Shipping:       ptr(decimal.RequireFromString("12345678.90")),
+		PurchaseDate:   ptr(time.Date(2020, 2, 29, 13, 14, 15, 123456000, time.UTC)),
+		WishlistItemID: ptr(uuid.New()),
+	}
+	bare := &models.Set{UserID: user, Title: "bare", Tags: []string{}, Quantity: 1}
+	for _, set := range []*models.Set{full, bare} {
+		if _, err := db.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	images := []*models.SetImage{
+		{SetID: full.ID, ImageURL: "https://img.example/b.jpg", ThumbnailURL: ptr("https://img.example/b_t.jpg"), Position: 1},
+		{SetID: full.ID, ImageURL: "https://img.example/a.jpg", Position: 0},
+	}
+	if _, err := db.NewInsert().Model(&images).Returning("*").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	viaBun := func(id uuid.UUID) *models.Set {
+		t.Helper()
+		set := new(models.Set)
+		if err := db.NewSelect().Model(set).Where("id = ?", id).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	var wantImages []*models.SetImage
+	if err := db.NewSelect().Model(&wantImages).Where("set_id = ?", full.ID).Order("position").Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Time zones differ only in their *Location pointer; compare instants.
+	opts := cmp.Options{cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) && a.Location().String() == b.Location().String() })}
+
+	for _, want := range []*models.Set{viaBun(full.ID), viaBun(bare.ID)} {
+		got, gotImages, err := s.SetWithImages(ctx, user, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, opts); diff != "" {
+			t.Errorf("SetWithImages(%q) differs from Bun's row (-bun +pgx):\n%s", want.Title, diff)
+		}
+		wantImgs := []*models.SetImage{}
+		if want.ID == full.ID {
+			wantImgs = wantImages
+		}
+		if diff := cmp.Diff(wantImgs, gotImages, opts); diff != "" {
+			t.Errorf("images of %q (-bun +pgx):\n%s", want.Title, diff)
+		}
+	}
+
+	page, err := s.ListSets(ctx, &store.SetQuery{UserID: user, Order: store.DefaultOrder, Limit: 10},
+		store.PageOptions{Images: true, Count: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*models.Set{viaBun(bare.ID), viaBun(full.ID)}, page.Sets, opts); diff != "" {
+		t.Errorf("ListSets differs from Bun's rows (-bun +pgx):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[uuid.UUID][]*models.SetImage{full.ID: wantImages}, page.Images, opts); diff != "" {
+		t.Errorf("ListSets images (-bun +pgx):\n%s", diff)
+	}
+	if page.Total == nil || *page.Total != 2 || page.HasMore {
+		t.Errorf("ListSets total %v, hasMore %v; want 2, false", page.Total, page.HasMore)
+	}
+}
+
+// TestRoundTripReadsAreOwnerScoped: another user's set id reads as not
+// found, with none of its images, by either read.
+func TestRoundTripReadsAreOwnerScoped(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	s := store.New(db)
+	ctx := context.Background()
+	owner, other := insertUser(t, db), insertUser(t, db)
+	set := &models.Set{UserID: owner, Title: "mine", Tags: []string{}, Quantity: 1}
+	if _, err := db.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	img := &models.SetImage{SetID: set.ID, ImageURL: "https://img.example/x.jpg"}
+	if _, err := db.NewInsert().Model(img).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, images, err := s.SetWithImages(ctx, other, set.ID)
+	if models.ErrorCode(err) != models.CodeNotFound || got != nil || len(images) != 0 {
+		t.Errorf("other user's SetWithImages = %v, %d images, %v; want NotFound and nothing", got, len(images), err)
+	}
+	page, err := s.ListSets(ctx, &store.SetQuery{UserID: other, Order: store.DefaultOrder, Limit: 10},
+		store.PageOptions{Images: true, Count: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Sets) != 0 || len(page.Images) != 0 || *page.Total != 0 {
+		t.Errorf("other user's page: %d sets, %d image lists, total %d; want none", len(page.Sets), len(page.Images), *page.Total)
+	}
+}
+
+// TestRoundTripError: a failing statement fails the whole read with the
+// database's error, and the pool stays usable.
+func TestRoundTripError(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	s := store.New(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.ListSets(ctx, &store.SetQuery{UserID: uuid.New(), Order: store.DefaultOrder, Limit: 1},
+		store.PageOptions{Count: true}); err == nil {
+		t.Fatal("ListSets with a cancelled context succeeded")
+	}
+	page, err := s.ListSets(context.Background(), &store.SetQuery{UserID: uuid.New(), Order: store.DefaultOrder, Limit: 1},
+		store.PageOptions{Count: true})
+	if err != nil || *page.Total != 0 {
+		t.Fatalf("after a failed read: %v, %v", page, err)
+	}
+}
