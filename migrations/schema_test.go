@@ -85,12 +85,19 @@ func TestSchemaMatchesSpec(t *testing.T) {
 			{"position", "integer", true, "0"},
 			{"created_at", ts, true, "now()"},
 		},
+		"user_theme_totals": {
+			{"user_id", "uuid", true, ""},
+			{"theme", "text", true, ""},
+			{"set_count", "bigint", true, ""},
+			{"piece_total", "bigint", true, ""},
+		},
 	}
 	t.Run("tables", func(t *testing.T) {
-		// Exactly the three tables and Bun's bookkeeping: a stray table is
-		// a migration nobody asked for.
+		// Exactly SPEC §1's three tables, the per-theme totals that serve
+		// `themes`, and Bun's bookkeeping: a stray table is a migration
+		// nobody asked for.
 		got := mustStrings(t, db, `SELECT tablename::text COLLATE "C" FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
-		want := []string{"bun_migration_locks", "bun_migrations", "set_images", "sets", "users"}
+		want := []string{"bun_migration_locks", "bun_migrations", "set_images", "sets", "user_theme_totals", "users"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("tables (-want +got):\n%s", diff)
 		}
@@ -113,14 +120,14 @@ func TestSchemaMatchesSpec(t *testing.T) {
 	})
 }
 
-// testConstraints compares every constraint of the three tables (other than
-// NOT NULL, which the columns cover) with SPEC §1: primary keys, the unique
-// email, the two cascading foreign keys and the CHECKs.
+// testConstraints compares every constraint of the tables (other than NOT
+// NULL, which the columns cover) with SPEC §1: primary keys, the unique
+// email, the cascading foreign keys and the CHECKs.
 func testConstraints(t *testing.T, db bun.IDB) {
 	got := mustStrings(t, db, `
 		SELECT (conrelid::regclass || ' ' || conname || ': ' || pg_get_constraintdef(oid)) COLLATE "C"
 		FROM pg_constraint
-		WHERE conrelid IN ('users'::regclass, 'sets'::regclass, 'set_images'::regclass)
+		WHERE conrelid IN ('users'::regclass, 'sets'::regclass, 'set_images'::regclass, 'user_theme_totals'::regclass)
 		ORDER BY 1`)
 	want := []string{
 		"set_images set_images_pkey: PRIMARY KEY (id)",
@@ -133,6 +140,8 @@ func testConstraints(t *testing.T, db bun.IDB) {
 		"sets sets_shipping_check: CHECK ((shipping >= (0)::numeric))",
 		"sets sets_tax_check: CHECK ((tax >= (0)::numeric))",
 		"sets sets_user_id_fkey: FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
+		"user_theme_totals user_theme_totals_pkey: PRIMARY KEY (user_id, theme)",
+		"user_theme_totals user_theme_totals_user_id_fkey: FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
 		"users users_email_key: UNIQUE (email)",
 		"users users_pkey: PRIMARY KEY (id)",
 	}
@@ -149,7 +158,7 @@ func testIndexes(t *testing.T, db bun.IDB) {
 	got := mustStrings(t, db, `
 		SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid AND i.indisready THEN '' ELSE ' INVALID' END
 		FROM pg_index i
-		WHERE i.indrelid IN ('users'::regclass, 'sets'::regclass, 'set_images'::regclass)
+		WHERE i.indrelid IN ('users'::regclass, 'sets'::regclass, 'set_images'::regclass, 'user_theme_totals'::regclass)
 		ORDER BY i.indexrelid::regclass::text COLLATE "C"`)
 	want := []string{
 		"CREATE UNIQUE INDEX set_images_pkey ON public.set_images USING btree (id)",
@@ -161,6 +170,7 @@ func testIndexes(t *testing.T, db bun.IDB) {
 		"CREATE INDEX sets_user_created_at_idx ON public.sets USING btree (user_id, created_at DESC, id DESC)",
 		"CREATE INDEX sets_user_id_idx ON public.sets USING btree (user_id)",
 		"CREATE INDEX sets_user_theme_created_at_idx ON public.sets USING btree (user_id, theme, created_at DESC, id DESC) INCLUDE (piece_count, quantity)",
+		"CREATE UNIQUE INDEX user_theme_totals_pkey ON public.user_theme_totals USING btree (user_id, theme)",
 		"CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email)",
 		"CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)",
 	}
@@ -170,13 +180,18 @@ func testIndexes(t *testing.T, db bun.IDB) {
 }
 
 // testTriggers checks that updated_at is maintained by the database on both
-// tables that have it, so it moves whoever writes the row.
+// tables that have it, so it moves whoever writes the row, and that every
+// kind of write to sets maintains user_theme_totals, once per statement.
 func testTriggers(t *testing.T, db bun.IDB) {
 	got := mustStrings(t, db, `
 		SELECT pg_get_triggerdef(oid) FROM pg_trigger
 		WHERE NOT tgisinternal ORDER BY tgname COLLATE "C"`)
 	want := []string{
 		"CREATE TRIGGER sets_set_updated_at BEFORE UPDATE ON public.sets FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
+		"CREATE TRIGGER sets_user_theme_totals_delete AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
+		"CREATE TRIGGER sets_user_theme_totals_insert AFTER INSERT ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
+		"CREATE TRIGGER sets_user_theme_totals_truncate AFTER TRUNCATE ON public.sets FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
+		"CREATE TRIGGER sets_user_theme_totals_update AFTER UPDATE ON public.sets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
 		"CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

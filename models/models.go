@@ -1,5 +1,5 @@
-// Package models holds the Bun models of the three tables, the coded error
-// type the rest of the application speaks, and the input validation that runs
+// Package models holds the Bun models of the tables, the coded error type
+// the rest of the application speaks, and the input validation that runs
 // before every write.
 package models
 
@@ -76,4 +76,18 @@ type SetImage struct {
 	ThumbnailURL *string   `bun:"thumbnail_url"`
 	Position     int32     `bun:"position,notnull"`
 	CreatedAt    time.Time `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
+}
+
+// UserThemeTotal is one theme of one user's collection: how many sets carry
+// it and their pieces (pieceCount × quantity, a missing count as 0). Triggers
+// on sets keep it exact, whoever writes the sets, so that `themes` reads one
+// row a theme instead of aggregating the whole collection; the application
+// only reads it. A theme with no set left has no row.
+type UserThemeTotal struct {
+	bun.BaseModel `bun:"table:user_theme_totals,alias:utt"`
+
+	UserID     uuid.UUID `bun:"user_id,pk,type:uuid"`
+	Theme      string    `bun:"theme,pk"`
+	SetCount   int64     `bun:"set_count,notnull"`
+	PieceTotal int64     `bun:"piece_total,notnull"`
 }

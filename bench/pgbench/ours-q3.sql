@@ -1,2 +1,3 @@
--- Q3 (themes) as our server sends it.
-SELECT s.theme, count(*) AS sets, coalesce(sum(s.piece_count::bigint * s.quantity), 0) AS pieces FROM sets AS s WHERE (s.user_id = ':uid' AND s.theme IS NOT NULL) GROUP BY s.theme ORDER BY sets DESC, s.theme;
+-- Q3 (themes) as our server sends it: one row a theme from the totals that
+-- triggers on sets keep (migration 20261125000500), no aggregation.
+SELECT "utt"."theme", "utt"."set_count", "utt"."piece_total" FROM "user_theme_totals" AS "utt" WHERE (user_id = ':uid') ORDER BY set_count DESC, theme;
