@@ -1,7 +1,8 @@
--- Q1 as our server sends it (captured with count_sql.sh; the literals Bun
--- interpolates are pgbench variables here). Run with -M simple, as the
--- server sends text with its values in place: three statements, the page
--- (LIMIT first+1 to learn hasNextPage), the page's images, totalCount.
-SELECT "s"."id", "s"."user_id", "s"."title", "s"."set_number", "s"."store", "s"."source_url", "s"."piece_count", "s"."release_date", "s"."theme", "s"."tags", "s"."notes", "s"."is_built", "s"."quantity", "s"."purchase_price", "s"."tax", "s"."shipping", "s"."purchase_date", "s"."wishlist_item_id", "s"."created_at", "s"."updated_at" FROM "sets" AS "s" WHERE (s.user_id = ':uid') AND (s.theme = ':theme') ORDER BY s.created_at DESC, s.id DESC LIMIT 51;
-SELECT "i"."id", "i"."set_id", "i"."image_url", "i"."thumbnail_url", "i"."position", "i"."created_at" FROM "set_images" AS "i" WHERE (set_id = ANY(':ids'::uuid[])) ORDER BY set_id, position, id;
+-- Q1 as our server sends it (captured from PostgreSQL's log; the literals
+-- Bun interpolates are pgbench variables here). Run with -M simple: the
+-- server sends the three statements as one Query message (pgbench's "\;"),
+-- the page (LIMIT first+1 to learn hasNextPage), the page's images, and
+-- totalCount.
+SELECT s.id, s.user_id, s.title, s.set_number, s.store, s.source_url, s.piece_count, s.release_date, s.theme, s.tags, s.notes, s.is_built, s.quantity, s.purchase_price, s.tax, s.shipping, s.purchase_date, s.wishlist_item_id, s.created_at, s.updated_at FROM sets AS s WHERE (s.user_id = ':uid') AND (s.theme = ':theme') ORDER BY s.created_at DESC, s.id DESC LIMIT 51 \;
+SELECT i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at FROM set_images AS i WHERE (i.set_id IN (SELECT s.id FROM sets AS s WHERE (s.user_id = ':uid') AND (s.theme = ':theme') ORDER BY s.created_at DESC, s.id DESC LIMIT 50)) ORDER BY i.set_id, i.position, i.id \;
 SELECT count(*) FROM sets AS s WHERE (s.user_id = ':uid') AND (s.theme = ':theme');
