@@ -1,4 +1,5 @@
 -- Q2 as our server sends it: the set (scoped to its owner) and its images
--- (scoped to the owner too), in one Query message. Run with -M simple.
+-- (returned only when the set was found), in one Query message. Run with
+-- -M simple.
 SELECT s.id, s.user_id, s.title, s.set_number, s.store, s.source_url, s.piece_count, s.release_date, s.theme, s.tags, s.notes, s.is_built, s.quantity, s.purchase_price, s.tax, s.shipping, s.purchase_date, s.wishlist_item_id, s.created_at, s.updated_at FROM sets AS s WHERE (s.id = ':sid' AND s.user_id = ':uid') \;
-SELECT i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at FROM set_images AS i JOIN sets AS s ON s.id = i.set_id WHERE (s.id = ':sid' AND s.user_id = ':uid') ORDER BY i.position, i.id;
+SELECT i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at FROM set_images AS i WHERE (i.set_id = ':sid') ORDER BY i.position, i.id;

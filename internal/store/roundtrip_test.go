@@ -157,3 +157,82 @@ func TestRoundTripError(t *testing.T) {
 		t.Fatalf("after a failed read: %v, %v", page, err)
 	}
 }
+
+// TestCountByThemeAlone: totalCount of a filter on one theme alone comes
+// from user_theme_totals and agrees with counting the sets; any other
+// filter counts the sets themselves.
+func TestCountByThemeAlone(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	s := store.New(db)
+	ctx := context.Background()
+	user, other := insertUser(t, db), insertUser(t, db)
+	var sets []*models.Set
+	for i := range 30 {
+		theme := []*string{ptr("City"), ptr("Technic"), nil}[i%3]
+		sets = append(sets, &models.Set{UserID: user, Title: "s", Theme: theme, Tags: []string{}, Quantity: 1, IsBuilt: i%2 == 0})
+	}
+	sets = append(sets, &models.Set{UserID: other, Title: "theirs", Theme: ptr("City"), Tags: []string{}, Quantity: 1})
+	if _, err := db.NewInsert().Model(&sets).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Move and delete a few, so the totals have followed writes.
+	if _, err := db.NewRaw(`UPDATE sets SET theme = 'Technic' WHERE id IN (?, ?)`, sets[0].ID, sets[2].ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NewRaw(`DELETE FROM sets WHERE id = ?`, sets[3].ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func(f store.SetFilter) int32 {
+		t.Helper()
+		n, err := s.CountSets(ctx, user, &f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.ListSets(ctx, &store.SetQuery{UserID: user, Filter: f, Order: store.DefaultOrder, Limit: 1},
+			store.PageOptions{Count: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *page.Total != n {
+			t.Errorf("filter %+v: ListSets total %d, CountSets %d", f, *page.Total, n)
+		}
+		return n
+	}
+	want := func(where string, args ...any) int32 {
+		t.Helper()
+		var n int32
+		if err := db.NewRaw(`SELECT count(*) FROM sets WHERE user_id = ? AND `+where, append([]any{user}, args...)...).Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, c := range []struct {
+		f     store.SetFilter
+		where string
+		args  []any
+	}{
+		{store.SetFilter{Theme: ptr("City")}, "theme = ?", []any{"City"}},
+		{store.SetFilter{Theme: ptr("Technic")}, "theme = ?", []any{"Technic"}},
+		{store.SetFilter{Theme: ptr("Ninjago")}, "theme = ?", []any{"Ninjago"}},
+		{store.SetFilter{Theme: ptr("City"), Search: ptr("")}, "theme = ?", []any{"City"}},
+		{store.SetFilter{Theme: ptr("City"), IsBuilt: ptr(true)}, "theme = ? AND is_built", []any{"City"}},
+		{store.SetFilter{}, "true", nil},
+	} {
+		if got, want := count(c.f), want(c.where, c.args...); got != want {
+			t.Errorf("filter %+v: count %d, want %d", c.f, got, want)
+		}
+	}
+
+	// Proof of which path runs: a doctored totals row shows through for a
+	// theme-only filter, and only there.
+	if _, err := db.NewRaw(`UPDATE user_theme_totals SET set_count = 999 WHERE user_id = ? AND theme = 'City'`, user).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(store.SetFilter{Theme: ptr("City")}); got != 999 {
+		t.Errorf("theme-only count %d, want it read from user_theme_totals (999)", got)
+	}
+	if got, want := count(store.SetFilter{Theme: ptr("City"), IsBuilt: ptr(false)}), want("theme = 'City' AND NOT is_built"); got != want {
+		t.Errorf("theme+isBuilt count %d, want %d counted from sets", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -29,6 +30,21 @@ type SetFilter struct {
 	PieceCountMax *int32
 	PurchasedFrom *time.Time // inclusive
 	PurchasedTo   *time.Time // exclusive
+}
+
+// onlyTheme returns f's theme when it is f's only condition.
+func (f *SetFilter) onlyTheme() (string, bool) {
+	rest := *f
+	rest.Theme = nil
+	if rest.Search != nil && *rest.Search == "" {
+		rest.Search = nil // an empty search is not applied
+	}
+	// IsZero rather than a field list, so a field added later cannot be
+	// forgotten here.
+	if f.Theme == nil || !reflect.ValueOf(rest).IsZero() {
+		return "", false
+	}
+	return *f.Theme, true
 }
 
 // OrderField is a sort key of the gallery. Its value is the GraphQL enum
