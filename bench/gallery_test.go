@@ -95,7 +95,7 @@ func newFixture(b *testing.B) *fixture {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f.h = server.New(server.Deps{Config: cfg, Store: store.New(db), Migrator: postgres.NewMigrator(db, ms, log), Log: log})
+	f.h = server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}), Migrator: postgres.NewMigrator(db, ms, log), Log: log})
 	if f.token, err = auth.Mint(cfg.JWTSecret, user, time.Hour); err != nil {
 		b.Fatal(err)
 	}

@@ -1,3 +1,3 @@
--- Q3 (themes) as our server sends it: one row a theme from the totals that
--- triggers on sets keep (migration 20261125000500), no aggregation.
-SELECT "utt"."theme", "utt"."set_count", "utt"."piece_total" FROM "user_theme_totals" AS "utt" WHERE (user_id = ':uid') ORDER BY set_count DESC, theme;
+-- Q3 (themes) as our server sends it: one prepared statement over the
+-- trigger-kept user_theme_totals. Run with -M prepared.
+SELECT t.theme, t.set_count, t.piece_total FROM user_theme_totals AS t WHERE t.user_id = :uid ORDER BY t.set_count DESC, t.theme;

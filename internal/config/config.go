@@ -49,7 +49,11 @@ type Config struct {
 	// (QUERY_COMPLEXITY_LIMIT, QUERY_DEPTH_LIMIT).
 	ComplexityLimit int
 	DepthLimit      int
-	DBMaxConns      int           // DB_MAX_CONNS
+	DBMaxConns      int // DB_MAX_CONNS
+	// DBPrepare (DB_PREPARED_STATEMENTS, default true) lets a few
+	// fixed-shape hot reads run as prepared statements; turn it off behind
+	// a transaction-pooling PgBouncer older than 1.21.
+	DBPrepare       bool
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long SIGTERM waits for in-flight requests
 }
 
@@ -93,6 +97,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	add(parseInt("QUERY_COMPLEXITY_LIMIT", getenv("QUERY_COMPLEXITY_LIMIT"), 1, 1_000_000, &c.ComplexityLimit))
 	add(parseInt("QUERY_DEPTH_LIMIT", getenv("QUERY_DEPTH_LIMIT"), 1, 100, &c.DepthLimit))
 	add(parseInt("DB_MAX_CONNS", getenv("DB_MAX_CONNS"), 1, 1000, &c.DBMaxConns))
+	add(parseBool("DB_PREPARED_STATEMENTS", getenv("DB_PREPARED_STATEMENTS"), true, &c.DBPrepare))
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -32,11 +32,19 @@ func TestDefaults(t *testing.T) {
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
 		{"LogFormat", c.LogFormat, "text"},
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
+		{"DBPrepare", c.DBPrepare, true},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
 			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
 		}
+	}
+}
+
+func TestPreparedStatementsCanBeTurnedOff(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{"DB_PREPARED_STATEMENTS": "false"}))
+	if err != nil || c.DBPrepare {
+		t.Errorf("DB_PREPARED_STATEMENTS=false: DBPrepare=%v, %v; want off", c.DBPrepare, err)
 	}
 }
 
@@ -84,6 +92,7 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"QUERY_COMPLEXITY_LIMIT", "0", nil},
 		{"QUERY_DEPTH_LIMIT", "deep", nil},
 		{"DB_MAX_CONNS", "-1", nil},
+		{"DB_PREPARED_STATEMENTS", "nope", nil},
 		{"SHUTDOWN_TIMEOUT", "soon", nil},
 	}
 	for _, tt := range tests {

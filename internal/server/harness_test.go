@@ -73,7 +73,7 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	}
 	h.handler = server.New(server.Deps{
 		Config:   cfg,
-		Store:    store.New(h.db),
+		Store:    store.New(h.db, store.Options{Tracer: rec}),
 		Migrator: postgres.NewMigrator(h.db, ms, log),
 		Log:      log,
 		GraphiQL: graphiqlStub,

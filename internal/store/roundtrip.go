@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
@@ -14,45 +15,106 @@ import (
 	"github.com/brickgallery/sets/models"
 )
 
-// The read paths that serve a page of the gallery or one set send their
-// statements together, in one round trip, and scan the rows with pgx
-// directly. Bun still writes the SQL (filters, cursors, ordering); what they
-// skip is a round trip per statement and database/sql's and Bun's
-// reflective scanning, which together were most of the server's CPU per
-// gallery page (bench/README.md has the profiles).
+// The read paths that serve a page of the gallery, one set or the themes
+// send their statements together, in one round trip, and scan the rows
+// with pgx directly, in PostgreSQL's binary format. Bun still writes the
+// SQL of the statements whose shape depends on the request (filters,
+// cursors, ordering); what they skip is a round trip per statement and
+// database/sql's and Bun's reflective scanning, which together were most of
+// the server's CPU per gallery page (bench/README.md has the profiles).
 
 // statement is one query of a round trip and what reads its rows.
 type statement struct {
+	// name, when set, marks sql as a fixed-shape statement with $n
+	// parameters (args, in text format), prepared once per connection and
+	// then planned once. Only for statements whose plan cannot depend on
+	// the values (key lookups): a generic plan for a user-scoped range scan
+	// read a heavy collector's whole theme and sorted it, ten times slower
+	// than the custom plan, so those carry their values as literals and
+	// are planned each time.
+	name string
 	sql  string
+	args []string
 	scan func(pgx.Rows) error
 }
 
-// roundTrip sends the statements in one message on one pooled connection
-// and hands each statement's rows to its scan function, in order. The
-// connection's simple query protocol makes the batch one Query message:
-// PostgreSQL runs the statements as one implicit transaction, so a failure
-// in any of them fails all. SQL must carry its values as literals (Bun's
-// interpolation), as every statement of this package does.
-func (s *Store) roundTrip(ctx context.Context, stmts ...statement) error {
+// binary asks for every result column in binary format.
+var binary = []int16{pgx.BinaryFormatCode}
+
+// roundTrip sends the statements in one pipeline on one pooled connection
+// (one Sync: PostgreSQL runs them as one implicit transaction, so a failure
+// in any of them fails all) and hands each statement's rows to its scan
+// function, in order.
+func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
+		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("round trip: driver connection is %T, not pgx", dc)
 		}
-		b := &pgx.Batch{}
-		for _, st := range stmts {
-			b.Queue(st.sql).Query(st.scan)
+		c := sc.Conn()
+		if s.opts.Tracer != nil {
+			ctx = s.trace(ctx, c, stmts)
+			defer func() { s.opts.Tracer.TraceBatchEnd(ctx, c, pgx.TraceBatchEndData{Err: err}) }()
 		}
-		// A connection that failed mid-batch is closed by pgx, and
-		// database/sql drops closed ones (stdlib.Conn.ResetSession) instead of
-		// pooling them again.
-		return c.Conn().SendBatch(ctx, b).Close()
+		b := &pgconn.Batch{}
+		for _, st := range stmts {
+			params := make([][]byte, len(st.args))
+			for i, a := range st.args {
+				params[i] = []byte(a)
+			}
+			if st.name == "" || s.opts.NoPrepare {
+				b.ExecParams(st.sql, params, nil, nil, binary)
+				continue
+			}
+			// A no-op once the connection has it.
+			sd, err := c.Prepare(ctx, st.name, st.sql)
+			if err != nil {
+				return fmt.Errorf("prepare %s: %w", st.name, err)
+			}
+			b.ExecStatement(sd, params, nil, binary)
+		}
+		// A connection that fails mid-batch is closed by pgx, and
+		// database/sql drops closed ones (stdlib.Conn.ResetSession) instead
+		// of pooling them again.
+		mrr := c.PgConn().ExecBatch(ctx, b)
+		var scanErr error
+		for _, st := range stmts {
+			if !mrr.NextResult() {
+				break
+			}
+			rows := pgx.RowsFromResultReader(c.TypeMap(), mrr.ResultReader())
+			if scanErr == nil {
+				scanErr = st.scan(rows)
+			}
+			rows.Close()
+			if scanErr == nil {
+				scanErr = rows.Err()
+			}
+		}
+		if err := mrr.Close(); err != nil {
+			return err
+		}
+		return scanErr
 	})
+}
+
+// trace tells the tracer about a round trip as pgx tells it about a batch
+// (pgx's own tracer does not see what is sent below pgx.Conn).
+func (s *Store) trace(ctx context.Context, c *pgx.Conn, stmts []statement) context.Context {
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		args := make([]any, len(st.args))
+		for i, a := range st.args {
+			args[i] = a
+		}
+		b.Queue(st.sql, args...)
+	}
+	return s.opts.Tracer.TraceBatchStart(ctx, c, pgx.TraceBatchStartData{Batch: b})
 }
 
 // setColumns are the columns scanSet reads, in its order. They are the

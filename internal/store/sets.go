@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
@@ -29,7 +30,7 @@ type PageOptions struct {
 func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*SetPage, error) {
 	var rows []*models.Set
 	// One row more than asked tells whether there is a next page.
-	stmts := []statement{{s.pageQuery(q, setColumns, q.Limit+1).String(), scanSets(&rows)}}
+	stmts := []statement{{sql: s.pageQuery(q, setColumns, q.Limit+1).String(), scan: scanSets(&rows)}}
 	page := &SetPage{}
 	if opts.Images {
 		// The page's ids are read again inside the images statement, so it
@@ -42,11 +43,11 @@ func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*S
 		ids := s.pageQuery(q, "s.id", q.Limit)
 		images := s.db.NewSelect().TableExpr("set_images AS i").ColumnExpr(imageColumns).
 			Where("i.set_id = ANY(ARRAY(?))", ids).OrderExpr("i.set_id, i.position, i.id")
-		stmts = append(stmts, statement{images.String(), scanImages(page.Images)})
+		stmts = append(stmts, statement{sql: images.String(), scan: scanImages(page.Images)})
 	}
 	if opts.Count {
 		page.Total = new(int32)
-		stmts = append(stmts, statement{s.countQuery(q.UserID, &q.Filter).String(), scanCount(page.Total)})
+		stmts = append(stmts, s.countStatement(q.UserID, &q.Filter, page.Total))
 	}
 	if err := s.roundTrip(ctx, stmts...); err != nil {
 		return nil, fmt.Errorf("list sets: %w", err)
@@ -82,23 +83,25 @@ func (s *Store) matching(user uuid.UUID, f *SetFilter) *bun.SelectQuery {
 // CountSets counts the user's sets that match f (saturating at the GraphQL
 // Int range, like every total).
 func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (int32, error) {
-	var n int64
-	if err := s.countQuery(user, f).Scan(ctx, &n); err != nil {
+	var n int32
+	if err := s.roundTrip(ctx, s.countStatement(user, f, &n)); err != nil {
 		return 0, fmt.Errorf("count sets: %w", err)
 	}
-	return clamp32(n), nil
+	return n, nil
 }
 
-// countQuery counts the user's sets that match f. A filter on one theme
-// and nothing else (the gallery browsing a theme) reads the theme's row of
-// user_theme_totals, which triggers keep exact in the same transactions
-// that change sets, instead of counting the theme's sets one by one.
-func (s *Store) countQuery(user uuid.UUID, f *SetFilter) *bun.SelectQuery {
+// countStatement counts the user's sets that match f into n. A filter on
+// one theme and nothing else (the gallery browsing a theme) reads the
+// theme's row of user_theme_totals, which triggers keep exact in the same
+// transactions that change sets, instead of counting the theme's sets one
+// by one.
+func (s *Store) countStatement(user uuid.UUID, f *SetFilter, n *int32) statement {
 	if theme, ok := f.onlyTheme(); ok {
-		return s.db.NewSelect().ColumnExpr("coalesce((SELECT t.set_count FROM user_theme_totals AS t "+
-			"WHERE t.user_id = ? AND t.theme = ?), 0)", user, theme)
+		return statement{name: "store.theme_count", sql: "SELECT coalesce((SELECT t.set_count " +
+			"FROM user_theme_totals AS t WHERE t.user_id = $1 AND t.theme = $2), 0)",
+			args: []string{user.String(), theme}, scan: scanCount(n)}
 	}
-	return s.matching(user, f).ColumnExpr("count(*)")
+	return statement{sql: s.matching(user, f).ColumnExpr("count(*)").String(), scan: scanCount(n)}
 }
 
 // AnyBeyond reports whether a set matching q's filter lies at or beyond c:
@@ -140,18 +143,18 @@ func (s *Store) SetWithImages(ctx context.Context, user, id uuid.UUID) (*models.
 
 func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool) (*models.Set, []*models.SetImage, error) {
 	var sets []*models.Set
-	sel := s.db.NewSelect().TableExpr("sets AS s").ColumnExpr(setColumns).
-		Where("s.id = ? AND s.user_id = ?", id, user)
-	stmts := []statement{{sel.String(), scanSets(&sets)}}
+	stmts := []statement{{name: "store.set", args: []string{id.String(), user.String()},
+		sql:  "SELECT " + setColumns + " FROM sets AS s WHERE s.id = $1 AND s.user_id = $2",
+		scan: scanSets(&sets)}}
 	images := map[uuid.UUID][]*models.SetImage{}
 	if withImages {
 		// Not scoped to the owner, which would cost a join (a third of
 		// the set detail's database time): the images are returned only
 		// when the set statement, which is scoped, found the set, and a
 		// set never changes owner.
-		sel := s.db.NewSelect().TableExpr("set_images AS i").ColumnExpr(imageColumns).
-			Where("i.set_id = ?", id).OrderExpr("i.position, i.id")
-		stmts = append(stmts, statement{sel.String(), scanImages(images)})
+		stmts = append(stmts, statement{name: "store.set_images", args: []string{id.String()},
+			sql:  "SELECT " + imageColumns + " FROM set_images AS i WHERE i.set_id = $1 ORDER BY i.position, i.id",
+			scan: scanImages(images)})
 	}
 	if err := s.roundTrip(ctx, stmts...); err != nil {
 		return nil, nil, fmt.Errorf("load set %s: %w", id, err)
@@ -269,18 +272,26 @@ func clamp32(n int64) int32 {
 // triggers on sets keep exact (migration 20261125000500), so it costs the
 // same for ten sets as for ten thousand.
 func (s *Store) Themes(ctx context.Context, user uuid.UUID) ([]*ThemeSummary, error) {
-	var rows []*models.UserThemeTotal
-	err := s.db.NewSelect().Model(&rows).
-		Column("theme", "set_count", "piece_total").
-		Where("user_id = ?", user).
-		OrderExpr("set_count DESC, theme").
-		Scan(ctx)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	out := []*ThemeSummary{}
+	err := s.roundTrip(ctx, statement{name: "store.themes", args: []string{user.String()},
+		sql: "SELECT t.theme, t.set_count, t.piece_total FROM user_theme_totals AS t " +
+			"WHERE t.user_id = $1 ORDER BY t.set_count DESC, t.theme",
+		scan: func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					t             ThemeSummary
+					count, pieces int64
+				)
+				if err := rows.Scan(&t.Theme, &count, &pieces); err != nil {
+					return fmt.Errorf("scan theme: %w", err)
+				}
+				t.SetCount, t.PieceCount = clamp32(count), clamp32(pieces)
+				out = append(out, &t)
+			}
+			return rows.Err()
+		}})
+	if err != nil {
 		return nil, fmt.Errorf("list themes: %w", err)
-	}
-	out := make([]*ThemeSummary, len(rows))
-	for i, r := range rows {
-		out[i] = &ThemeSummary{Theme: r.Theme, SetCount: clamp32(r.SetCount), PieceCount: clamp32(r.PieceTotal)}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/brickgallery/sets/models"
@@ -17,12 +18,26 @@ import (
 
 // Store runs queries against one database handle.
 type Store struct {
-	db *bun.DB
+	db   *bun.DB
+	opts Options
+}
+
+// Options tune a Store; the zero value suits a direct connection to
+// PostgreSQL.
+type Options struct {
+	// NoPrepare sends every statement unnamed. Named prepared statements
+	// (a few fixed-shape reads use them) do not survive a
+	// transaction-pooling PgBouncer older than 1.21.
+	NoPrepare bool
+	// Tracer, when set, sees the round trips of the gallery's reads, which
+	// go below pgx.Conn and so past the pool's own tracer (tests count
+	// statements with both).
+	Tracer pgx.BatchTracer
 }
 
 // New returns a Store over db.
-func New(db *bun.DB) *Store {
-	return &Store{db: db}
+func New(db *bun.DB, opts Options) *Store {
+	return &Store{db: db, opts: opts}
 }
 
 // DB returns the underlying handle, for health checks and migrations.
