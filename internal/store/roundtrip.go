@@ -134,7 +134,8 @@ type setRow struct {
 	theme, notes          pgtype.Text
 	pieceCount            pgtype.Int4
 	released, purchased   pgtype.Timestamp
-	price, tax, shipping  decimal.NullDecimal
+	price, tax, shipping  pgtype.Numeric
+	money                 [3]decimal.Decimal
 	wishlist              pgtype.UUID
 }
 
@@ -156,7 +157,15 @@ func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 				s.PieceCount = &r.pieceCount.Int32
 			}
 			s.ReleaseDate, s.PurchaseDate = timestamp(&r.released), timestamp(&r.purchased)
-			s.PurchasePrice, s.Tax, s.Shipping = money(&r.price), money(&r.tax), money(&r.shipping)
+			var err error
+			for i, m := range []struct {
+				col *pgtype.Numeric
+				dst **decimal.Decimal
+			}{{&r.price, &s.PurchasePrice}, {&r.tax, &s.Tax}, {&r.shipping, &s.Shipping}} {
+				if *m.dst, err = money(m.col, &r.money[i]); err != nil {
+					return fmt.Errorf("scan set %s: %w", s.ID, err)
+				}
+			}
 			if r.wishlist.Valid {
 				s.WishlistItemID = (*uuid.UUID)(&r.wishlist.Bytes)
 			}
@@ -180,11 +189,18 @@ func timestamp(t *pgtype.Timestamp) *time.Time {
 	return &t.Time
 }
 
-func money(d *decimal.NullDecimal) *decimal.Decimal {
-	if !d.Valid {
-		return nil
+// money converts a numeric(10,2) column to a Decimal stored in dst. It
+// reads PostgreSQL's binary numeric directly: through decimal's
+// sql.Scanner, pgx would print each amount as text to parse it again.
+func money(n *pgtype.Numeric, dst *decimal.Decimal) (*decimal.Decimal, error) {
+	switch {
+	case !n.Valid:
+		return nil, nil
+	case n.NaN || n.InfinityModifier != pgtype.Finite:
+		return nil, fmt.Errorf("amount is not a finite number")
 	}
-	return &d.Decimal
+	*dst = decimal.NewFromBigInt(n.Int, n.Exp)
+	return dst, nil
 }
 
 // imageColumns are the columns scanImages reads, in its order.
