@@ -21,7 +21,7 @@ import (
 // SQL of the statements whose shape depends on the request (filters,
 // cursors, ordering); what they skip is a round trip per statement and
 // database/sql's and Bun's reflective scanning, which together were most of
-// the server's CPU per gallery page (bench/README.md has the profiles).
+// the server's CPU per gallery page (README "Performance").
 
 // statement is one query of a round trip and what reads its rows.
 type statement struct {
@@ -117,8 +117,9 @@ func (s *Store) trace(ctx context.Context, c *pgx.Conn, stmts []statement) conte
 	return s.opts.Tracer.TraceBatchStart(ctx, c, pgx.TraceBatchStartData{Batch: b})
 }
 
-// setColumns are the columns scanSet reads, in its order. They are the
-// Set model's columns; TestScanSetMatchesBun checks the two agree.
+// setColumns are the columns scanSets reads, in its order: the Set model's
+// columns (TestColumnListsCoverModels), each landing in its own field
+// (TestRoundTripReadsMatchBun).
 const setColumns = "s.id, s.user_id, s.title, s.set_number, s.store, s.source_url, " +
 	"s.piece_count, s.release_date, s.theme, s.tags, s.notes, s.is_built, s.quantity, " +
 	"s.purchase_price, s.tax, s.shipping, s.purchase_date, s.wishlist_item_id, " +
