@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,10 +98,25 @@ func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 			}
 		}
 		if err := mrr.Close(); err != nil {
+			if stalePrepared(err) {
+				// Forget this connection's prepared statements, so the
+				// next request prepares them afresh, instead of failing
+				// on this connection until it closes.
+				_ = c.DeallocateAll(context.WithoutCancel(ctx))
+			}
 			return err
 		}
 		return scanErr
 	})
+}
+
+// stalePrepared reports whether err says a prepared statement no longer
+// fits the database: a migration changed the type of a column it returns
+// ("cached plan must not change result type"), or the statement is gone
+// (a pooler or DISCARD ALL dropped it).
+func stalePrepared(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "0A000" || pgErr.Code == "26000")
 }
 
 // trace tells the tracer about a round trip as pgx tells it about a batch

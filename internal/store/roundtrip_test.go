@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
+	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/store"
 	"github.com/brickgallery/sets/internal/testdb"
 	"github.com/brickgallery/sets/models"
@@ -248,5 +249,34 @@ func TestCountByThemeAlone(t *testing.T) {
 	}
 	if got, want := count(store.SetFilter{Theme: ptr("City"), IsBuilt: ptr(false)}), want("theme = 'City' AND NOT is_built"); got != want {
 		t.Errorf("theme+isBuilt count %d, want %d counted from sets", got, want)
+	}
+}
+
+// TestPreparedStatementsSurviveMigrations: a migration that changes the
+// type of a column a prepared read returns fails that read once (PostgreSQL
+// refuses the cached plan), and the next read on the same connection
+// prepares it afresh and succeeds.
+func TestPreparedStatementsSurviveMigrations(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	db := testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: 1}) // one connection: the same one each time
+	s := store.New(db, store.Options{})
+	ctx := context.Background()
+	user := insertUser(t, db)
+	set := &models.Set{UserID: user, Title: "Falcon", Tags: []string{}, Quantity: 1}
+	if _, err := db.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SetWithImages(ctx, user, set.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `ALTER TABLE sets ALTER COLUMN title TYPE varchar(500)`); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.SetWithImages(ctx, user, set.ID)
+	t.Logf("first read after the migration: %v", err)
+	got, _, err := s.SetWithImages(ctx, user, set.ID)
+	if err != nil || got.Title != "Falcon" {
+		t.Fatalf("second read after the migration: %v, %v; want the set", got, err)
 	}
 }
