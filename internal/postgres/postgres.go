@@ -32,12 +32,15 @@ type PoolConfig struct {
 // this application needs, whatever the URL says:
 //   - TimeZone=UTC, so that now() defaults on the timestamp (without time
 //     zone) columns agree with the UTC values the API writes;
-//   - the simple query protocol: Bun interpolates arguments client-side, so
-//     the default statement cache would prepare every distinct literal, and
-//     prepared statements break behind a transaction-pooling PgBouncer.
-//     With no parameters left to bind, one Query message costs PostgreSQL
-//     a quarter less CPU than the extended protocol's Parse/Bind/Execute
-//     (gallery page: 0.66 → 0.48 ms of database CPU per request);
+//   - the simple query protocol for Bun's queries: Bun interpolates
+//     arguments client-side, so the default statement cache would prepare
+//     every distinct literal, and prepared statements break behind a
+//     transaction-pooling PgBouncer. With no parameters left to bind, one
+//     Query message costs PostgreSQL a quarter less CPU than pgx's default
+//     describe-then-execute (gallery page, when Bun still ran it: 0.66 →
+//     0.48 ms of database CPU per request). The gallery's hot reads now go
+//     their own way (internal/store/roundtrip.go: one pipeline, binary
+//     rows, a few prepared statements);
 //   - client_connection_check_interval (unless the URL sets it): without it a
 //     backend whose process died (SIGKILL, OOM) runs its statement to the
 //     end. A killed migrator's statement then kept its snapshot, and the next
