@@ -14,12 +14,18 @@
 # the table and the ratios. Results land in bench/run/results/.
 #
 # Traffic goes to 127.0.0.1 only; every run has a fixed length.
-# env: ANCHOR (../shared/bench-anchor), REPS (2), DURATION (20), WARMUP (5),
+# env: ANCHOR (../shared/bench-anchor, beside this checkout or its origin), REPS (2), DURATION (20), WARMUP (5),
 #      CONCURRENCY ("8 32"), QUERIES ("1 2 3"), RESEED (1: rebuild the data),
 #      SETS/USERS/HEAVY_SETS (data size), PORT (8080),
 #      TARGETS ("server postgraphile pgbench": leave one out to skip it)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The anchor sits beside the main checkout; a clone elsewhere (a fresh one
+# in /tmp, say) finds it beside the repository it was cloned from.
+origin=$(git -C "$ROOT" config --get remote.origin.url 2>/dev/null || true)
+if [ -z "${ANCHOR:-}" ] && [ ! -d "$ROOT/../shared/bench-anchor" ] && [ -d "$origin/../shared/bench-anchor" ]; then
+  ANCHOR=$(cd "$origin/../shared/bench-anchor" && pwd)
+fi
 ANCHOR=${ANCHOR:-$ROOT/../shared/bench-anchor}
 WORK=$ROOT/bench/run
 PORT=${PORT:-8080}
