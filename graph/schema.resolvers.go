@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/graph/model"
@@ -247,10 +248,11 @@ func (r *queryResolver) CollectionStats(ctx context.Context, filter *model.SetFi
 
 // TotalCount is the resolver for the totalCount field.
 func (r *setConnectionResolver) TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error) {
+	// Read with the page: Sets asks for it whenever the selection has it.
 	if total := obj.PageInfo.Page.Total; total != nil {
-		return *total, nil // read with the page
+		return *total, nil
 	}
-	return r.Store.CountSets(ctx, obj.Query.UserID, &obj.Query.Filter)
+	return 0, errors.New("totalCount was not read with its page")
 }
 
 // Mutation returns MutationResolver implementation.

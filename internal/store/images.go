@@ -17,16 +17,11 @@ import (
 // set's in display order (position, then id). Callers pass only ids of sets
 // they have already checked belong to the user.
 func (s *Store) ImagesBySet(ctx context.Context, setIDs []uuid.UUID) (map[uuid.UUID][]*models.SetImage, error) {
-	var rows []*models.SetImage
-	err := s.db.NewSelect().Model(&rows).
-		Where("set_id = ANY(?::uuid[])", pgdialect.Array(setIDs)).
-		OrderExpr("set_id, position, id").Scan(ctx)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("load images of %d sets: %w", len(setIDs), err)
-	}
 	out := make(map[uuid.UUID][]*models.SetImage, len(setIDs))
-	for _, img := range rows {
-		out[img.SetID] = append(out[img.SetID], img)
+	sel := s.db.NewSelect().TableExpr("set_images AS i").ColumnExpr(imageColumns).
+		Where("i.set_id = ANY(?::uuid[])", pgdialect.Array(setIDs)).OrderExpr("i.set_id, i.position, i.id")
+	if err := s.roundTrip(ctx, statement{sql: sel.String(), scan: scanImages(out)}); err != nil {
+		return nil, fmt.Errorf("load images of %d sets: %w", len(setIDs), err)
 	}
 	return out, nil
 }

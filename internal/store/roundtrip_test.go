@@ -200,19 +200,12 @@ func TestCountByThemeAlone(t *testing.T) {
 	}
 	count := func(f store.SetFilter) int32 {
 		t.Helper()
-		n, err := s.CountSets(ctx, user, &f)
-		if err != nil {
-			t.Fatal(err)
-		}
 		page, err := s.ListSets(ctx, &store.SetQuery{UserID: user, Filter: f, Order: store.DefaultOrder, Limit: 1},
 			store.PageOptions{Count: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *page.Total != n {
-			t.Errorf("filter %+v: ListSets total %d, CountSets %d", f, *page.Total, n)
-		}
-		return n
+		return *page.Total
 	}
 	want := func(where string, args ...any) int32 {
 		t.Helper()

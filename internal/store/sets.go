@@ -80,16 +80,6 @@ func (s *Store) matching(user uuid.UUID, f *SetFilter) *bun.SelectQuery {
 	return applyFilter(s.db.NewSelect().TableExpr("sets AS s"), user, f)
 }
 
-// CountSets counts the user's sets that match f (saturating at the GraphQL
-// Int range, like every total).
-func (s *Store) CountSets(ctx context.Context, user uuid.UUID, f *SetFilter) (int32, error) {
-	var n int32
-	if err := s.roundTrip(ctx, s.countStatement(user, f, &n)); err != nil {
-		return 0, fmt.Errorf("count sets: %w", err)
-	}
-	return n, nil
-}
-
 // countStatement counts the user's sets that match f into n. A filter on
 // one theme and nothing else (the gallery browsing a theme) reads the
 // theme's row of user_theme_totals, which triggers keep exact in the same
