@@ -98,7 +98,24 @@ func MarshalDecimal(d decimal.Decimal) graphql.Marshaler {
 // AppendDecimal appends d as a JSON string with exactly two decimals.
 func AppendDecimal(b []byte, d decimal.Decimal) []byte {
 	b = append(b, '"')
-	b = append(b, d.StringFixed(2)...)
+	if e := d.Exponent(); e <= 0 && e >= -2 && d.NumDigits() <= 15 {
+		// Every amount read from a numeric(10,2) column lands here: its
+		// cents fit an int64 and need no rounding, so they are written
+		// without StringFixed's big.Int rounding and string (a gallery page
+		// writes ~150 amounts).
+		cents := d.CoefficientInt64()
+		for ; e > -2; e-- {
+			cents *= 10
+		}
+		if cents < 0 {
+			b = append(b, '-')
+			cents = -cents
+		}
+		b = strconv.AppendInt(b, cents/100, 10)
+		b = append(b, '.', byte('0'+cents/10%10), byte('0'+cents%10))
+	} else {
+		b = append(b, d.StringFixed(2)...)
+	}
 	return append(b, '"')
 }
 
