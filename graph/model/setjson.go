@@ -30,23 +30,91 @@ import (
 //
 // gqlgen treats a bound type with MarshalGQLContext/UnmarshalGQLContext as
 // self-marshalling; that is how this type takes over.
-type Set struct{ *models.Set }
+type Set struct {
+	*models.Set
+	// plans is shared by the sets of one list, so that a page of 50 sets
+	// resolves its selection once instead of once per set; nil for a set
+	// written on its own.
+	plans *fieldPlans
+}
 
 // NewSet wraps s; nil stays nil.
 func NewSet(s *models.Set) *Set {
 	if s == nil {
 		return nil
 	}
-	return &Set{s}
+	return &Set{Set: s}
 }
 
-// NewSets wraps each of sets.
+// NewSets wraps each of sets; they share one resolution of their selection.
 func NewSets(sets []*models.Set) []*Set {
+	plans := new(fieldPlans)
 	out := make([]*Set, len(sets))
 	for i, s := range sets {
-		out[i] = &Set{s}
+		out[i] = &Set{Set: s, plans: plans}
 	}
 	return out
+}
+
+// fieldPlan is what one selection of Set resolves to: its fields in order,
+// and, for each images field among them (it may be aliased more than once,
+// with different selections), the fields of SetImage under it.
+type fieldPlan struct {
+	fields    []graphql.CollectedField
+	images    [][]graphql.CollectedField // by index in fields
+	hasImages bool
+}
+
+// fieldPlans remembers the plans of one request's list of sets, by the
+// field they are selected under: a list can be written under more than one
+// (nodes and edges.node share their sets), and a plan depends on the
+// request's variables (@skip, @include), so it is never kept longer.
+type fieldPlans struct {
+	mu    sync.Mutex
+	plans map[*ast.Field]*fieldPlan
+}
+
+func newFieldPlan(oc *graphql.OperationContext, sel ast.SelectionSet) *fieldPlan {
+	p := &fieldPlan{fields: graphql.CollectFields(oc, sel, []string{"Set"})}
+	for i, f := range p.fields {
+		if f.Name == "images" {
+			if p.images == nil {
+				p.images = make([][]graphql.CollectedField, len(p.fields))
+			}
+			p.images[i] = graphql.CollectFields(oc, f.Selections, []string{"SetImage"})
+			p.hasImages = true
+		}
+	}
+	return p
+}
+
+// plan returns the plan of the selection under which ctx writes a set.
+func (s Set) plan(ctx context.Context) *fieldPlan {
+	oc := graphql.GetOperationContext(ctx)
+	var at *graphql.CollectedField
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Field.Field != nil { // list indexes have no field of their own
+			at = &fc.Field
+			break
+		}
+	}
+	if at == nil {
+		return newFieldPlan(oc, nil)
+	}
+	if s.plans == nil {
+		return newFieldPlan(oc, at.Selections)
+	}
+	s.plans.mu.Lock()
+	defer s.plans.mu.Unlock()
+	p := s.plans.plans[at.Field]
+	if p == nil {
+		if s.plans.plans == nil {
+			s.plans.plans = make(map[*ast.Field]*fieldPlan, 2)
+		}
+		p = newFieldPlan(oc, at.Selections)
+		s.plans.plans[at.Field] = p
+	}
+	return p
 }
 
 // Images returns the set's images in display order, through the request's
@@ -61,31 +129,16 @@ func (*Set) UnmarshalGQLContext(context.Context, any) error {
 	return errors.New("Set is an output type")
 }
 
-// selections returns the selection set under which this value is written:
-// that of the field it is the value of, through list indexes.
-func selections(ctx context.Context) ast.SelectionSet {
-	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
-		if fc.Field.Field != nil {
-			return fc.Field.Selections
-		}
-	}
-	return nil
-}
-
 // MarshalGQLContext writes the set's selected fields. A failure to load the
 // images is returned before anything is written; gqlgen then writes null and
 // reports the error.
 func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
-	oc := graphql.GetOperationContext(ctx)
-	fields := graphql.CollectFields(oc, selections(ctx), []string{"Set"})
+	plan := s.plan(ctx)
 	var images []*models.SetImage
-	for _, f := range fields {
-		if f.Name == "images" {
-			var err error
-			if images, err = s.Images(ctx); err != nil {
-				return err
-			}
-			break
+	if plan.hasImages {
+		var err error
+		if images, err = s.Images(ctx); err != nil {
+			return err
 		}
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -95,13 +148,13 @@ func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 		}
 	}()
 	b := append((*bp)[:0], '{')
-	for i, f := range fields {
+	for i, f := range plan.fields {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendKey(b, f.Alias)
 		if f.Name == "images" {
-			b = appendImages(b, graphql.CollectFields(oc, f.Selections, []string{"SetImage"}), images)
+			b = appendImages(b, plan.images[i], images)
 			continue
 		}
 		b = s.appendField(b, f.Name)

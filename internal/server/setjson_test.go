@@ -124,3 +124,86 @@ func objectKeys(t *testing.T, obj json.RawMessage) ([]string, []json.RawMessage)
 	}
 	return keys, values
 }
+
+// TestSetListsWriteEachSelection guards the sharing of one resolved
+// selection among the sets of a page: nodes and edges.node hold the same
+// sets under different selections, images can be aliased with different
+// selections, and @skip depends on the request's variables. Every set of
+// the page must come out exactly as the set query writes it alone.
+func TestSetListsWriteEachSelection(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	for i := range 3 {
+		h.mustCreateSet(t, token, map[string]any{
+			"title": fmt.Sprintf("Set %d", i), "theme": "City", "notes": "n",
+			"images": []map[string]any{
+				{"imageUrl": fmt.Sprintf("https://img.example.com/%d/a.jpg", i)},
+				{"imageUrl": fmt.Sprintf("https://img.example.com/%d/b.jpg", i), "position": 5},
+			},
+		})
+	}
+	const nodeSel = `id title a: images { id } b: images { imageUrl position } notes @skip(if: $skip)`
+	const edgeSel = `id theme images { setId __typename }`
+	list := `query($skip: Boolean!) { sets(first: 10) {
+		nodes { ` + nodeSel + ` }
+		edges { node { ` + edgeSel + ` } } } }`
+	one := func(sel string) string {
+		vars := `$id: UUID!`
+		if strings.Contains(sel, "$skip") {
+			vars += `, $skip: Boolean!`
+		}
+		return `query(` + vars + `) { set(id: $id) { ` + sel + ` } }`
+	}
+	for _, skip := range []bool{false, true} {
+		var page struct {
+			Sets struct {
+				Nodes []json.RawMessage
+				Edges []struct{ Node json.RawMessage }
+			}
+		}
+		mustOK(t, h.do(t, token, list, map[string]any{"skip": skip}), &page)
+		if len(page.Sets.Nodes) != 3 || len(page.Sets.Edges) != 3 {
+			t.Fatalf("skip=%v: %d nodes, %d edges, want 3 of each", skip, len(page.Sets.Nodes), len(page.Sets.Edges))
+		}
+		// The selection itself, checked once: the comparisons below share
+		// the code that resolves it.
+		keys, values := objectKeys(t, page.Sets.Nodes[0])
+		want := []string{"id", "title", "a", "b", "notes"}
+		if skip {
+			want = want[:4]
+		}
+		if diff := cmp.Diff(want, keys); diff != "" {
+			t.Errorf("skip=%v: node keys (-want +got):\n%s", skip, diff)
+		}
+		for i, wantImage := range [][]string{{"id"}, {"imageUrl", "position"}} {
+			var images []json.RawMessage
+			if err := json.Unmarshal(values[2+i], &images); err != nil || len(images) != 2 {
+				t.Fatalf("%s = %s, want 2 images", keys[2+i], values[2+i])
+			}
+			if got, _ := objectKeys(t, images[0]); !slices.Equal(got, wantImage) {
+				t.Errorf("images under %s have keys %v, want %v", keys[2+i], got, wantImage)
+			}
+		}
+		for i, node := range page.Sets.Nodes {
+			var id struct{ ID string }
+			if err := json.Unmarshal(node, &id); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				sel string
+				got json.RawMessage
+			}{{nodeSel, node}, {edgeSel, page.Sets.Edges[i].Node}} {
+				var alone struct{ Set json.RawMessage }
+				vars := map[string]any{"id": id.ID}
+				if strings.Contains(c.sel, "$skip") {
+					vars["skip"] = skip
+				}
+				mustOK(t, h.do(t, token, one(c.sel), vars), &alone)
+				if string(c.got) != string(alone.Set) {
+					t.Errorf("skip=%v, set %s under {%s}:\n in the page %s\n alone       %s", skip, id.ID, c.sel, c.got, alone.Set)
+				}
+			}
+		}
+	}
+}
