@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -102,6 +103,8 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	}
 	buf.WriteByte('}')
 	w.Header().Set("Content-Type", "application/json")
+	// With a length, net/http sends the body as it is instead of chunked.
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

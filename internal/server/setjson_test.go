@@ -207,3 +207,20 @@ func TestSetListsWriteEachSelection(t *testing.T) {
 		}
 	}
 }
+
+// A response carries its length: clients and proxies see the whole body's
+// size up front, and net/http sends it in one piece rather than chunked.
+func TestResponsesCarryContentLength(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	for i := range 20 { // well over net/http's 2 KB before it would chunk
+		h.mustCreateSet(t, token, map[string]any{"title": fmt.Sprintf("A long enough title, number %d", i)})
+	}
+	for _, q := range []string{`{ sets(first: 20) { nodes { id title createdAt } } }`, `{ nope }`} {
+		r := h.do(t, token, q, nil)
+		if got, want := r.Header.Get("Content-Length"), fmt.Sprint(len(r.Body)); got != want {
+			t.Errorf("%s: Content-Length %q, body of %s bytes", q, got, want)
+		}
+	}
+}
