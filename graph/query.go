@@ -147,8 +147,15 @@ func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOr
 // newConnection wraps a page in its Relay connection. Edges (a cursor per
 // set) are built only when the query selects them.
 func newConnection(q *store.SetQuery, page *store.SetPage, withEdges bool) *model.SetConnection {
+	images := -1
+	if page.Images != nil {
+		images = 0
+		for _, imgs := range page.Images {
+			images += len(imgs)
+		}
+	}
 	conn := &model.SetConnection{
-		Nodes:    model.NewSets(page.Sets),
+		Nodes:    model.NewPageSets(page.Sets, images),
 		Query:    q,
 		PageInfo: &model.PageInfo{Page: page, Query: q},
 	}

@@ -48,7 +48,12 @@ func NewSet(s *models.Set) *Set {
 
 // NewSets wraps each of sets; they share one resolution of their selection.
 func NewSets(sets []*models.Set) []*Set {
-	plans := new(fieldPlans)
+	return NewPageSets(sets, -1)
+}
+
+// NewPageSets is NewSets for a page whose sets have images images in all.
+func NewPageSets(sets []*models.Set, images int) []*Set {
+	plans := &fieldPlans{count: len(sets), images: images}
 	out := make([]*Set, len(sets))
 	for i, s := range sets {
 		out[i] = &Set{Set: s, plans: plans}
@@ -72,6 +77,10 @@ type fieldPlan struct {
 type fieldPlans struct {
 	mu    sync.Mutex
 	plans map[*ast.Field]*fieldPlan
+	count int // sets in the list
+	// images is how many images the list's sets have in all, or -1 when
+	// unknown; with count it sizes the response buffer (MarshalGQLContext).
+	images int
 }
 
 func newFieldPlan(oc *graphql.OperationContext, sel ast.SelectionSet) *fieldPlan {
@@ -88,8 +97,9 @@ func newFieldPlan(oc *graphql.OperationContext, sel ast.SelectionSet) *fieldPlan
 	return p
 }
 
-// plan returns the plan of the selection under which ctx writes a set.
-func (s Set) plan(ctx context.Context) *fieldPlan {
+// plan returns the plan of the selection under which ctx writes a set, and
+// whether this set is the first of its list to be written under it.
+func (s Set) plan(ctx context.Context) (*fieldPlan, bool) {
 	oc := graphql.GetOperationContext(ctx)
 	var at *graphql.CollectedField
 	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
@@ -99,10 +109,10 @@ func (s Set) plan(ctx context.Context) *fieldPlan {
 		}
 	}
 	if at == nil {
-		return newFieldPlan(oc, nil)
+		return newFieldPlan(oc, nil), false
 	}
 	if s.plans == nil {
-		return newFieldPlan(oc, at.Selections)
+		return newFieldPlan(oc, at.Selections), false
 	}
 	s.plans.mu.Lock()
 	defer s.plans.mu.Unlock()
@@ -113,8 +123,26 @@ func (s Set) plan(ctx context.Context) *fieldPlan {
 		}
 		p = newFieldPlan(oc, at.Selections)
 		s.plans.plans[at.Field] = p
+		return p, true
 	}
-	return p
+	return p, false
+}
+
+// sizeHint estimates the bytes the sets of a list after the first will
+// take, from the first: its size without images, and the size of its
+// images per image. firstImages is how many images it wrote, in imageBytes.
+func (p *fieldPlans) sizeHint(first, imageBytes, firstImages int) int {
+	more := p.count - 1
+	hint := (first - imageBytes) * more
+	switch {
+	case firstImages > 0 && p.images >= firstImages:
+		hint += imageBytes / firstImages * (p.images - firstImages)
+	case p.images < 0:
+		hint += imageBytes * more // like the first
+	case p.images > 0:
+		hint += first / 2 * p.images // no image to measure: a guess
+	}
+	return hint
 }
 
 // Images returns the set's images in display order, through the request's
@@ -133,7 +161,7 @@ func (*Set) UnmarshalGQLContext(context.Context, any) error {
 // images is returned before anything is written; gqlgen then writes null and
 // reports the error.
 func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
-	plan := s.plan(ctx)
+	plan, first := s.plan(ctx)
 	var images []*models.SetImage
 	if plan.hasImages {
 		var err error
@@ -148,19 +176,29 @@ func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 		}
 	}()
 	b := append((*bp)[:0], '{')
+	imageBytes := 0
 	for i, f := range plan.fields {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendKey(b, f.Alias)
 		if f.Name == "images" {
+			n := len(b)
 			b = appendImages(b, plan.images[i], images)
+			imageBytes += len(b) - n
 			continue
 		}
 		b = s.appendField(b, f.Name)
 	}
 	b = append(b, '}')
 	*bp = b
+	if g, ok := w.(interface{ Grow(int) }); ok && first {
+		// gqlgen writes the whole response into one bytes.Buffer that
+		// starts empty; growing it by doubling allocated, copied and
+		// cleared three times a gallery page's size. The first set of a
+		// list makes room for the rest, estimated from its own size.
+		g.Grow(len(b) + s.plans.sizeHint(len(b), imageBytes, len(images)))
+	}
 	_, err := w.Write(b)
 	return err
 }
