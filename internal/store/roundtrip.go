@@ -156,11 +156,31 @@ type setRow struct {
 	wishlist              pgtype.UUID
 }
 
+// slab hands out zeroed values from chunks that double in size (1, 2, 4,
+// ... 256), so that a result of n rows costs about log2(n) allocations
+// instead of n, and a single row still costs one of its own size. Values
+// stay alive as long as any value of their chunk does.
+type slab[T any] struct {
+	free []T
+	size int
+}
+
+func (s *slab[T]) next() *T {
+	if len(s.free) == 0 {
+		s.size = min(max(2*s.size, 1), 256)
+		s.free = make([]T, s.size)
+	}
+	v := &s.free[0]
+	s.free = s.free[1:]
+	return v
+}
+
 // scanSets appends every row (of setColumns) to *dst.
 func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
+		var rs slab[setRow]
 		for rows.Next() {
-			r := new(setRow)
+			r := rs.next()
 			s := &r.set
 			if err := rows.Scan(uuidOf(&s.ID), uuidOf(&s.UserID), &s.Title, &r.setNumber, &r.store, &r.url,
 				&r.pieceCount, &r.released, &r.theme, &s.Tags, &r.notes, &s.IsBuilt, &s.Quantity,
@@ -224,23 +244,43 @@ func money(n *pgtype.Numeric, dst *decimal.Decimal) (*decimal.Decimal, error) {
 const imageColumns = `i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at`
 
 // scanImages groups every row (of imageColumns) by set into dst, keeping
-// the rows' order within each set.
+// the rows' order within each set. Rows ordered by set (as every statement
+// of ours is) share one backing slice: a set's images are a window of it,
+// not a slice grown image by image.
 func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
+		// As setRow: the image and its nullable column, side by side.
+		var rs slab[struct {
+			img   models.SetImage
+			thumb pgtype.Text
+		}]
+		var all []*models.SetImage
+		start := 0 // of the current set's run in all
+		closeRun := func() {
+			if start == len(all) {
+				return
+			}
+			id, run := all[start].SetID, all[start:len(all):len(all)]
+			if prev, ok := dst[id]; ok { // out of order: the set came before
+				run = append(prev, run...)
+			}
+			dst[id] = run
+			start = len(all)
+		}
 		for rows.Next() {
-			// As setRow: the image and its nullable column, one allocation.
-			r := new(struct {
-				img   models.SetImage
-				thumb pgtype.Text
-			})
+			r := rs.next()
 			img := &r.img
 			if err := rows.Scan(uuidOf(&img.ID), uuidOf(&img.SetID), &img.ImageURL, &r.thumb,
 				&img.Position, &img.CreatedAt); err != nil {
 				return fmt.Errorf("scan image: %w", err)
 			}
 			img.ThumbnailURL = text(&r.thumb)
-			dst[img.SetID] = append(dst[img.SetID], img)
+			if start < len(all) && all[start].SetID != img.SetID {
+				closeRun()
+			}
+			all = append(all, img)
 		}
+		closeRun()
 		return rows.Err()
 	}
 }

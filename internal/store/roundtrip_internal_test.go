@@ -1,14 +1,19 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"github.com/brickgallery/sets/internal/testdb"
 	"github.com/brickgallery/sets/models"
 )
 
@@ -32,6 +37,96 @@ func TestColumnListsCoverModels(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, strings.Split(c.columns, ", ")); diff != "" {
 			t.Errorf("columns read for %s (-model +list):\n%s", table.Name, diff)
+		}
+	}
+}
+
+// TestScanImagesGroupsAnyOrder: scanImages shares one backing slice among
+// the sets of rows ordered by set; rows in any other order must still land
+// in their own set, in row order, and appending to one set's images must
+// not overwrite another's.
+func TestScanImagesGroupsAnyOrder(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	s := New(db, Options{})
+	ctx := context.Background()
+	user := uuid.New()
+	if _, err := db.ExecContext(ctx, `INSERT INTO users (id) VALUES (?)`, user); err != nil {
+		t.Fatal(err)
+	}
+	var sets []uuid.UUID
+	for i := range 3 {
+		var id uuid.UUID
+		if err := db.QueryRowContext(ctx, `INSERT INTO sets (user_id, title) VALUES (?, ?) RETURNING id`,
+			user, fmt.Sprint("set ", i)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, id)
+		for p := range 3 {
+			if _, err := db.ExecContext(ctx, `INSERT INTO set_images (set_id, image_url, position) VALUES (?, ?, ?)`,
+				id, fmt.Sprintf("https://img.example.com/%d/%d.jpg", i, p), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, order := range []string{"i.set_id, i.position", "i.position, i.set_id", "i.image_url DESC"} {
+		got := map[uuid.UUID][]*models.SetImage{}
+		sql := `SELECT ` + imageColumns + ` FROM set_images AS i ORDER BY ` + order
+		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range sets {
+			var urls []string
+			for _, img := range got[id] {
+				if img.SetID != id {
+					t.Errorf("order %s: image of set %s filed under %s", order, img.SetID, id)
+				}
+				urls = append(urls, img.ImageURL)
+			}
+			want := []string{
+				fmt.Sprintf("https://img.example.com/%d/0.jpg", i),
+				fmt.Sprintf("https://img.example.com/%d/1.jpg", i),
+				fmt.Sprintf("https://img.example.com/%d/2.jpg", i),
+			}
+			if order == "i.image_url DESC" {
+				slices.Reverse(want)
+			}
+			if diff := cmp.Diff(want, urls); diff != "" {
+				t.Errorf("order %s, set %d (-want +got):\n%s", order, i, diff)
+			}
+		}
+	}
+
+	// Five sets of one image each: the third set's window of the shared
+	// slice ends where the fourth's begins, with room to spare after it, so
+	// an append to the third would overwrite the fourth unless windows are
+	// capped.
+	var single []uuid.UUID
+	for i := range 5 {
+		var id uuid.UUID
+		if err := db.QueryRowContext(ctx, `INSERT INTO sets (user_id, title) VALUES (?, 'single') RETURNING id`,
+			user).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO set_images (set_id, image_url) VALUES (?, ?)`,
+			id, fmt.Sprint("https://img.example.com/single/", i)); err != nil {
+			t.Fatal(err)
+		}
+		single = append(single, id)
+	}
+	got := map[uuid.UUID][]*models.SetImage{}
+	sql := `SELECT ` + imageColumns + ` FROM set_images AS i JOIN sets AS s ON s.id = i.set_id
+		WHERE s.title = 'single' ORDER BY i.set_id`
+	if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range single {
+		_ = append(got[id], &models.SetImage{ImageURL: "appended"})
+	}
+	for _, id := range single {
+		if imgs := got[id]; len(imgs) != 1 || imgs[0].SetID != id {
+			t.Fatalf("after appending to every set, set %s has %d images, the first of set %s",
+				id, len(imgs), imgs[0].SetID)
 		}
 	}
 }
