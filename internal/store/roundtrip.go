@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -39,8 +40,8 @@ type statement struct {
 	scan func(pgx.Rows) error
 }
 
-// binary asks for every result column in binary format.
-var binary = []int16{pgx.BinaryFormatCode}
+// binaryResults asks for every result column in binary format.
+var binaryResults = []int16{pgx.BinaryFormatCode}
 
 // roundTrip sends the statements in one pipeline on one pooled connection
 // (one Sync: PostgreSQL runs them as one implicit transaction, so a failure
@@ -69,7 +70,7 @@ func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 				params[i] = []byte(a)
 			}
 			if st.name == "" || s.opts.NoPrepare {
-				b.ExecParams(st.sql, params, nil, nil, binary)
+				b.ExecParams(st.sql, params, nil, nil, binaryResults)
 				continue
 			}
 			// A no-op once the connection has it.
@@ -77,7 +78,7 @@ func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 			if err != nil {
 				return fmt.Errorf("prepare %s: %w", st.name, err)
 			}
-			b.ExecStatement(sd, params, nil, binary)
+			b.ExecStatement(sd, params, nil, binaryResults)
 		}
 		// A connection that fails mid-batch is closed by pgx, and
 		// database/sql drops closed ones (stdlib.Conn.ResetSession) instead
@@ -151,7 +152,6 @@ type setRow struct {
 	theme, notes          pgtype.Text
 	pieceCount            pgtype.Int4
 	released, purchased   pgtype.Timestamp
-	price, tax, shipping  pgtype.Numeric
 	money                 [3]decimal.Decimal
 	wishlist              pgtype.UUID
 }
@@ -179,12 +179,18 @@ func (s *slab[T]) next() *T {
 func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		var rs slab[setRow]
+		fds := rows.FieldDescriptions()
+		for i := moneyColumn; i < moneyColumn+3; i++ {
+			if i >= len(fds) || fds[i].DataTypeOID != pgtype.NumericOID || fds[i].Format != pgx.BinaryFormatCode {
+				return fmt.Errorf("scan set: column %d is not a binary numeric", i)
+			}
+		}
 		for rows.Next() {
 			r := rs.next()
 			s := &r.set
 			if err := rows.Scan(uuidOf(&s.ID), uuidOf(&s.UserID), &s.Title, &r.setNumber, &r.store, &r.url,
 				&r.pieceCount, &r.released, &r.theme, &s.Tags, &r.notes, &s.IsBuilt, &s.Quantity,
-				&r.price, &r.tax, &r.shipping, &r.purchased, &r.wishlist,
+				nil, nil, nil, &r.purchased, &r.wishlist, // amounts: below
 				&s.CreatedAt, &s.UpdatedAt); err != nil {
 				return fmt.Errorf("scan set: %w", err)
 			}
@@ -194,12 +200,10 @@ func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 				s.PieceCount = &r.pieceCount.Int32
 			}
 			s.ReleaseDate, s.PurchaseDate = timestamp(&r.released), timestamp(&r.purchased)
+			raw := rows.RawValues()
 			var err error
-			for i, m := range []struct {
-				col *pgtype.Numeric
-				dst **decimal.Decimal
-			}{{&r.price, &s.PurchasePrice}, {&r.tax, &s.Tax}, {&r.shipping, &s.Shipping}} {
-				if *m.dst, err = money(m.col, &r.money[i]); err != nil {
+			for i, dst := range []**decimal.Decimal{&s.PurchasePrice, &s.Tax, &s.Shipping} {
+				if *dst, err = money(raw[moneyColumn+i], &r.money[i]); err != nil {
 					return fmt.Errorf("scan set %s: %w", s.ID, err)
 				}
 			}
@@ -226,18 +230,67 @@ func timestamp(t *pgtype.Timestamp) *time.Time {
 	return &t.Time
 }
 
-// money converts a numeric(10,2) column to a Decimal stored in dst. It
-// reads PostgreSQL's binary numeric directly: through decimal's
-// sql.Scanner, pgx would print each amount as text to parse it again.
-func money(n *pgtype.Numeric, dst *decimal.Decimal) (*decimal.Decimal, error) {
-	switch {
-	case !n.Valid:
+// moneyColumn is the position in setColumns of purchase_price, followed by
+// tax and shipping.
+const moneyColumn = 13
+
+// money decodes an amount, a numeric(10,2) column in PostgreSQL's binary
+// format, into dst; nil for NULL. pgx would decode it into a big.Int that
+// decimal then copies, five allocations per amount and a fifth of a gallery
+// page's; an amount of at most two decimals that fits an int64 of cents is
+// read here with one. Anything else goes through pgx.
+func money(src []byte, dst *decimal.Decimal) (*decimal.Decimal, error) {
+	if src == nil {
 		return nil, nil
-	case n.NaN || n.InfinityModifier != pgtype.Finite:
-		return nil, fmt.Errorf("amount is not a finite number")
+	}
+	if cents, ok := binaryCents(src); ok {
+		*dst = decimal.New(cents, -2)
+		return dst, nil
+	}
+	var n pgtype.Numeric
+	if err := pgtype.NewMap().Scan(pgtype.NumericOID, pgtype.BinaryFormatCode, src, &n); err != nil {
+		return nil, fmt.Errorf("amount: %w", err)
+	}
+	if n.NaN || n.InfinityModifier != pgtype.Finite {
+		return nil, errors.New("amount is not a finite number")
 	}
 	*dst = decimal.NewFromBigInt(n.Int, n.Exp)
 	return dst, nil
+}
+
+// binaryCents reads a binary numeric (ndigits, weight, sign, dscale, then
+// ndigits base-10000 digits, most significant first, the first worth
+// 10000^weight) as a count of cents, when it is finite, has at most two
+// decimals and fits easily in an int64.
+func binaryCents(src []byte) (int64, bool) {
+	if len(src) < 8 {
+		return 0, false
+	}
+	ndigits := int(int16(binary.BigEndian.Uint16(src)))
+	weight := int(int16(binary.BigEndian.Uint16(src[2:])))
+	sign := binary.BigEndian.Uint16(src[4:])
+	if (sign != 0 && sign != 0x4000) || len(src) != 8+2*ndigits || weight > 3 {
+		return 0, false // NaN, infinities, malformed, or ≥ 10^16
+	}
+	var cents int64
+	for i := range ndigits {
+		d := int64(binary.BigEndian.Uint16(src[8+2*i:]))
+		switch e := weight - i; {
+		case e >= 0:
+			for range e {
+				d *= 10000
+			}
+			cents += d * 100
+		case e == -1 && d%100 == 0: // .dd00
+			cents += d / 100
+		case d != 0: // a third decimal or beyond
+			return 0, false
+		}
+	}
+	if sign == 0x4000 {
+		cents = -cents
+	}
+	return cents, true
 }
 
 // imageColumns are the columns scanImages reads, in its order.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -128,5 +130,44 @@ func TestScanImagesGroupsAnyOrder(t *testing.T) {
 			t.Fatalf("after appending to every set, set %s has %d images, the first of set %s",
 				id, len(imgs), imgs[0].SetID)
 		}
+	}
+}
+
+// TestMoneyDecodesBinaryNumeric: amounts are read from PostgreSQL's binary
+// numeric by hand when they have at most two decimals, and through pgx
+// otherwise; both must give the exact value.
+func TestMoneyDecodesBinaryNumeric(t *testing.T) {
+	m := pgtype.NewMap()
+	for _, v := range []string{
+		"0", "0.00", "0.01", "0.10", "0.5", "1", "1.00", "9999.99", "10000.00", "10000.01",
+		"99999999.99", "12345678.90", "100000000", "-5.25", "-0.01", "1.234", "0.001",
+		"123456789012345.67", "12345678901234567.89", "100000000000000000000",
+	} {
+		var n pgtype.Numeric
+		if err := n.Scan(v); err != nil {
+			t.Fatal(err)
+		}
+		src, err := m.Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d decimal.Decimal
+		got, err := money(src, &d)
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if want := decimal.RequireFromString(v); got == nil || !got.Equal(want) {
+			t.Errorf("%s: got %v, want %v", v, got, want)
+		}
+	}
+	if got, err := money(nil, new(decimal.Decimal)); got != nil || err != nil {
+		t.Errorf("NULL: got %v, %v; want nil, nil", got, err)
+	}
+	nan, err := m.Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, pgtype.Numeric{NaN: true, Valid: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := money(nan, new(decimal.Decimal)); err == nil {
+		t.Error("NaN: no error")
 	}
 }
