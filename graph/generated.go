@@ -34,9 +34,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Mutation() MutationResolver
-	PageInfo() PageInfoResolver
 	Query() QueryResolver
-	SetConnection() SetConnectionResolver
 }
 
 type DirectiveRoot struct {
@@ -164,10 +162,6 @@ type MutationResolver interface {
 	DeleteSetImage(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
 	ReorderSetImages(ctx context.Context, setID uuid.UUID, imageIds []uuid.UUID) ([]*models.SetImage, error)
 }
-type PageInfoResolver interface {
-	HasNextPage(ctx context.Context, obj *model.PageInfo) (bool, error)
-	HasPreviousPage(ctx context.Context, obj *model.PageInfo) (bool, error)
-}
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	Set(ctx context.Context, id uuid.UUID) (*model.Set, error)
@@ -175,9 +169,6 @@ type QueryResolver interface {
 	Themes(ctx context.Context) ([]*store.ThemeSummary, error)
 	Tags(ctx context.Context) ([]*store.TagSummary, error)
 	CollectionStats(ctx context.Context, filter *model.SetFilter) (*store.Stats, error)
-}
-type SetConnectionResolver interface {
-	TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2323,7 +2314,7 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.PageInfo().HasNextPage(ctx, obj)
+			return obj.HasNextPage, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -2334,7 +2325,7 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, true, true, "Boolean")
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -2346,7 +2337,7 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.PageInfo().HasPreviousPage(ctx, obj)
+			return obj.HasPreviousPage, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -2357,7 +2348,7 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, true, true, "Boolean")
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -3211,7 +3202,7 @@ func (ec *executionContext) _SetConnection_edges(ctx context.Context, field grap
 			return ec.fieldContext_SetConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SetEdge) graphql.Marshaler {
@@ -3225,7 +3216,7 @@ func (ec *executionContext) fieldContext_SetConnection_edges(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "SetConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SetEdge(ctx, field)
@@ -3243,7 +3234,7 @@ func (ec *executionContext) _SetConnection_nodes(ctx context.Context, field grap
 			return ec.fieldContext_SetConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Nodes, nil
+			return obj.Nodes(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Set) graphql.Marshaler {
@@ -3257,7 +3248,7 @@ func (ec *executionContext) fieldContext_SetConnection_nodes(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "SetConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Set(ctx, field)
@@ -3275,7 +3266,7 @@ func (ec *executionContext) _SetConnection_pageInfo(ctx context.Context, field g
 			return ec.fieldContext_SetConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
+			return obj.PageInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -3289,7 +3280,7 @@ func (ec *executionContext) fieldContext_SetConnection_pageInfo(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "SetConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
@@ -3307,7 +3298,7 @@ func (ec *executionContext) _SetConnection_totalCount(ctx context.Context, field
 			return ec.fieldContext_SetConnection_totalCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SetConnection().TotalCount(ctx, obj)
+			return obj.TotalCount()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
@@ -3318,7 +3309,7 @@ func (ec *executionContext) _SetConnection_totalCount(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_SetConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SetConnection", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("SetConnection", field, true, false, "Int")
 }
 
 func (ec *executionContext) _SetEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SetEdge) (ret graphql.Marshaler) {
@@ -5595,26 +5586,24 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PageInfo")
 		case "hasNextPage":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._PageInfo_hasNextPage(ctx, field, obj)
-				})
+			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "hasPreviousPage":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._PageInfo_hasPreviousPage(ctx, field, obj)
-				})
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "startCursor":
 			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5867,24 +5856,23 @@ func (ec *executionContext) _SetConnection(ctx context.Context, sel ast.Selectio
 		case "edges":
 			out.Values[i] = ec._SetConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "nodes":
 			out.Values[i] = ec._SetConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "pageInfo":
 			out.Values[i] = ec._SetConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "totalCount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SetConnection_totalCount(ctx, field, obj)
-				})
+			out.Values[i] = ec._SetConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6621,7 +6609,7 @@ func (ec *executionContext) marshalNSetConnection2ᚖgithubᚗcomᚋbrickgallery
 		graphql.AddInvalidNullError(ctx, "SetConnection!")
 		return graphql.Null
 	}
-	return ec._SetConnection(ctx, sel, v)
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) marshalNSetEdge2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SetEdge) graphql.Marshaler {

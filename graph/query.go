@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -144,30 +145,28 @@ func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOr
 	return q, nil
 }
 
-// newConnection wraps a page in its Relay connection. Edges (a cursor per
-// set) are built only when the query selects them.
-func newConnection(q *store.SetQuery, page *store.SetPage, withEdges bool) *model.SetConnection {
-	images := -1
-	if page.Images != nil {
-		images = 0
-		for _, imgs := range page.Images {
-			images += len(imgs)
-		}
+// hasNextPage answers pageInfo.hasNextPage. The flag for the direction of
+// travel comes from fetching one row more than asked; the other side is
+// looked up only when a cursor bounds it.
+func (r *Resolver) hasNextPage(ctx context.Context, q *store.SetQuery, page *store.SetPage) (bool, error) {
+	if !q.Backward && page.HasMore {
+		return true, nil
 	}
-	conn := &model.SetConnection{
-		Nodes:    model.NewPageSets(page.Sets, images),
-		Query:    q,
-		PageInfo: &model.PageInfo{Page: page, Query: q},
+	// Sets past the page may also lie at or after a before cursor (with
+	// last, or with first when the page stopped short of it).
+	if q.Before == nil {
+		return false, nil
 	}
-	if withEdges {
-		conn.Edges = make([]*model.SetEdge, len(page.Sets))
-		for i, s := range page.Sets {
-			conn.Edges[i] = &model.SetEdge{Cursor: store.CursorFor(q.Order, s), Node: conn.Nodes[i]}
-		}
+	return r.Store.AnyBeyond(ctx, q, q.Before, false)
+}
+
+// hasPreviousPage answers pageInfo.hasPreviousPage, as hasNextPage.
+func (r *Resolver) hasPreviousPage(ctx context.Context, q *store.SetQuery, page *store.SetPage) (bool, error) {
+	if q.Backward && page.HasMore {
+		return true, nil
 	}
-	if n := len(page.Sets); n > 0 {
-		start, end := store.CursorFor(q.Order, page.Sets[0]), store.CursorFor(q.Order, page.Sets[n-1])
-		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &start, &end
+	if q.After == nil {
+		return false, nil
 	}
-	return conn
+	return r.Store.AnyBeyond(ctx, q, q.After, true)
 }

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/graph/model"
@@ -129,30 +128,6 @@ func (r *mutationResolver) ReorderSetImages(ctx context.Context, setID uuid.UUID
 	return r.Store.ReorderSetImages(ctx, user, setID, imageIds)
 }
 
-// HasNextPage is the resolver for the hasNextPage field.
-func (r *pageInfoResolver) HasNextPage(ctx context.Context, obj *model.PageInfo) (bool, error) {
-	if !obj.Query.Backward && obj.Page.HasMore {
-		return true, nil
-	}
-	// Sets past the page may also lie at or after a before cursor (with
-	// last, or with first when the page stopped short of it).
-	if obj.Query.Before == nil {
-		return false, nil
-	}
-	return r.Store.AnyBeyond(ctx, obj.Query, obj.Query.Before, false)
-}
-
-// HasPreviousPage is the resolver for the hasPreviousPage field.
-func (r *pageInfoResolver) HasPreviousPage(ctx context.Context, obj *model.PageInfo) (bool, error) {
-	if obj.Query.Backward && obj.Page.HasMore {
-		return true, nil
-	}
-	if obj.Query.After == nil {
-		return false, nil
-	}
-	return r.Store.AnyBeyond(ctx, obj.Query, obj.Query.After, true)
-}
-
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 	user, err := userID(ctx)
@@ -194,25 +169,26 @@ func (r *queryResolver) Sets(ctx context.Context, filter *model.SetFilter, order
 	if err != nil {
 		return nil, err
 	}
-	edges := requested(ctx, "edges")
 	opts := store.PageOptions{
-		Images: requested(ctx, "nodes", "images") || edges && requested(ctx, "edges", "node", "images"),
+		Images: requested(ctx, "nodes", "images") || requested(ctx, "edges", "node", "images"),
 		Count:  requested(ctx, "totalCount"),
 	}
 	page, err := r.Store.ListSets(ctx, q, opts)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Images {
-		for _, s := range page.Sets {
-			images := page.Images[s.ID]
-			if images == nil {
-				images = []*models.SetImage{}
-			}
-			loader.PrimeImages(ctx, s.ID, images)
+	conn := &model.SetConnection{Page: page, Query: q}
+	if requested(ctx, "pageInfo", "hasNextPage") {
+		if conn.HasNextPage, err = r.hasNextPage(ctx, q, page); err != nil {
+			return nil, err
 		}
 	}
-	return newConnection(q, page, edges), nil
+	if requested(ctx, "pageInfo", "hasPreviousPage") {
+		if conn.HasPreviousPage, err = r.hasPreviousPage(ctx, q, page); err != nil {
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 // Themes is the resolver for the themes field.
@@ -246,30 +222,13 @@ func (r *queryResolver) CollectionStats(ctx context.Context, filter *model.SetFi
 	return r.Store.Stats(ctx, user, &f)
 }
 
-// TotalCount is the resolver for the totalCount field.
-func (r *setConnectionResolver) TotalCount(ctx context.Context, obj *model.SetConnection) (int32, error) {
-	// Read with the page: Sets asks for it whenever the selection has it.
-	if total := obj.PageInfo.Page.Total; total != nil {
-		return *total, nil
-	}
-	return 0, errors.New("totalCount was not read with its page")
-}
-
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
-
-// PageInfo returns PageInfoResolver implementation.
-func (r *Resolver) PageInfo() PageInfoResolver { return &pageInfoResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// SetConnection returns SetConnectionResolver implementation.
-func (r *Resolver) SetConnection() SetConnectionResolver { return &setConnectionResolver{r} }
-
 type (
-	mutationResolver      struct{ *Resolver }
-	pageInfoResolver      struct{ *Resolver }
-	queryResolver         struct{ *Resolver }
-	setConnectionResolver struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
 )

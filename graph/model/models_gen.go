@@ -72,9 +72,29 @@ type DeletePayload struct {
 type Mutation struct {
 }
 
+// Relay page information.
+type PageInfo struct {
+	// Whether there are more sets after this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether there are sets before this page.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first set of the page; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the last set of the page; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 // Every query is scoped to the caller (the user in the bearer token). Another
 // user's data behaves exactly as if it did not exist.
 type Query struct {
+}
+
+// A set and its cursor.
+type SetEdge struct {
+	// An opaque cursor: pass it as after or before (with the same orderBy) to page from this set.
+	Cursor string `json:"cursor"`
+	// The set.
+	Node *Set `json:"node"`
 }
 
 // Conditions on sets; all given conditions must hold.

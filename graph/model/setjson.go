@@ -48,12 +48,7 @@ func NewSet(s *models.Set) *Set {
 
 // NewSets wraps each of sets; they share one resolution of their selection.
 func NewSets(sets []*models.Set) []*Set {
-	return NewPageSets(sets, -1)
-}
-
-// NewPageSets is NewSets for a page whose sets have images images in all.
-func NewPageSets(sets []*models.Set, images int) []*Set {
-	plans := &fieldPlans{count: len(sets), images: images}
+	plans := new(fieldPlans)
 	out := make([]*Set, len(sets))
 	for i, s := range sets {
 		out[i] = &Set{Set: s, plans: plans}
@@ -72,15 +67,11 @@ type fieldPlan struct {
 
 // fieldPlans remembers the plans of one request's list of sets, by the
 // field they are selected under: a list can be written under more than one
-// (nodes and edges.node share their sets), and a plan depends on the
-// request's variables (@skip, @include), so it is never kept longer.
+// field, and a plan depends on the request's variables (@skip, @include),
+// so it is never kept longer.
 type fieldPlans struct {
 	mu    sync.Mutex
 	plans map[*ast.Field]*fieldPlan
-	count int // sets in the list
-	// images is how many images the list's sets have in all, or -1 when
-	// unknown; with count it sizes the response buffer (MarshalGQLContext).
-	images int
 }
 
 func newFieldPlan(oc *graphql.OperationContext, sel ast.SelectionSet) *fieldPlan {
@@ -97,52 +88,38 @@ func newFieldPlan(oc *graphql.OperationContext, sel ast.SelectionSet) *fieldPlan
 	return p
 }
 
-// plan returns the plan of the selection under which ctx writes a set, and
-// whether this set is the first of its list to be written under it.
-func (s Set) plan(ctx context.Context) (*fieldPlan, bool) {
-	oc := graphql.GetOperationContext(ctx)
-	var at *graphql.CollectedField
+// fieldOf returns the field whose value ctx writes, through list indexes
+// (which have no field of their own); nil outside of any field.
+func fieldOf(ctx context.Context) *graphql.CollectedField {
 	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
-		if fc.Field.Field != nil { // list indexes have no field of their own
-			at = &fc.Field
-			break
+		if fc.Field.Field != nil {
+			return &fc.Field
 		}
 	}
+	return nil
+}
+
+// plan returns the plan of the selection under which ctx writes the set.
+func (s Set) plan(ctx context.Context) *fieldPlan {
+	oc := graphql.GetOperationContext(ctx)
+	at := fieldOf(ctx)
 	if at == nil {
-		return newFieldPlan(oc, nil), false
+		return newFieldPlan(oc, nil)
 	}
 	if s.plans == nil {
-		return newFieldPlan(oc, at.Selections), false
+		return newFieldPlan(oc, at.Selections)
 	}
 	s.plans.mu.Lock()
 	defer s.plans.mu.Unlock()
 	p := s.plans.plans[at.Field]
 	if p == nil {
 		if s.plans.plans == nil {
-			s.plans.plans = make(map[*ast.Field]*fieldPlan, 2)
+			s.plans.plans = make(map[*ast.Field]*fieldPlan, 1)
 		}
 		p = newFieldPlan(oc, at.Selections)
 		s.plans.plans[at.Field] = p
-		return p, true
 	}
-	return p, false
-}
-
-// sizeHint estimates the bytes the sets of a list after the first will
-// take, from the first: its size without images, and the size of its
-// images per image. firstImages is how many images it wrote, in imageBytes.
-func (p *fieldPlans) sizeHint(first, imageBytes, firstImages int) int {
-	more := p.count - 1
-	hint := (first - imageBytes) * more
-	switch {
-	case firstImages > 0 && p.images >= firstImages:
-		hint += imageBytes / firstImages * (p.images - firstImages)
-	case p.images < 0:
-		hint += imageBytes * more // like the first
-	case p.images > 0:
-		hint += first / 2 * p.images // no image to measure: a guess
-	}
-	return hint
+	return p
 }
 
 // Images returns the set's images in display order, through the request's
@@ -161,7 +138,7 @@ func (*Set) UnmarshalGQLContext(context.Context, any) error {
 // images is returned before anything is written; gqlgen then writes null and
 // reports the error.
 func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
-	plan, first := s.plan(ctx)
+	plan := s.plan(ctx)
 	var images []*models.SetImage
 	if plan.hasImages {
 		var err error
@@ -175,32 +152,26 @@ func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 			bufPool.Put(bp)
 		}
 	}()
-	b := append((*bp)[:0], '{')
-	imageBytes := 0
+	*bp = appendSet((*bp)[:0], s.Set, plan, images)
+	_, err := w.Write(*bp)
+	return err
+}
+
+// appendSet writes s's fields under plan, with images as its images.
+func appendSet(b []byte, s *models.Set, plan *fieldPlan, images []*models.SetImage) []byte {
+	b = append(b, '{')
 	for i, f := range plan.fields {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendKey(b, f.Alias)
 		if f.Name == "images" {
-			n := len(b)
 			b = appendImages(b, plan.images[i], images)
-			imageBytes += len(b) - n
 			continue
 		}
-		b = s.appendField(b, f.Name)
+		b = appendSetField(b, s, f.Name)
 	}
-	b = append(b, '}')
-	*bp = b
-	if g, ok := w.(interface{ Grow(int) }); ok && first {
-		// gqlgen writes the whole response into one bytes.Buffer that
-		// starts empty; growing it by doubling allocated, copied and
-		// cleared three times a gallery page's size. The first set of a
-		// list makes room for the rest, estimated from its own size.
-		g.Grow(len(b) + s.plans.sizeHint(len(b), imageBytes, len(images)))
-	}
-	_, err := w.Write(b)
-	return err
+	return append(b, '}')
 }
 
 // bufPool holds the buffers sets are written into before being copied to
@@ -210,7 +181,7 @@ var bufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-func (s Set) appendField(b []byte, name string) []byte {
+func appendSetField(b []byte, s *models.Set, name string) []byte {
 	switch name {
 	case "__typename":
 		return append(b, `"Set"`...)

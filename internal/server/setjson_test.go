@@ -224,3 +224,101 @@ func TestResponsesCarryContentLength(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionWritesEverySchemaField guards graph/model.SetConnection,
+// which writes the connection, its edges and its pageInfo itself: every
+// field the schema declares on SetConnection, SetEdge and PageInfo must come
+// out under its alias, in selection order, through fragments, honouring
+// @skip, with the values gqlgen's resolvers gave: the edges' cursors page
+// as the pageInfo cursors do, and the edges' nodes are the nodes.
+func TestConnectionWritesEverySchemaField(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	for i := range 3 {
+		h.mustCreateSet(t, token, map[string]any{"title": fmt.Sprint("Set ", i),
+			"images": []map[string]any{{"imageUrl": fmt.Sprintf("https://img.example.com/%d.jpg", i)}}})
+	}
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	sel := func(typ, prefix string, sub map[string]string) (string, []string) {
+		var parts, keys []string
+		for _, f := range schema.Types[typ].Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			parts = append(parts, prefix+f.Name+": "+f.Name+" "+sub[f.Name])
+			keys = append(keys, prefix+f.Name)
+		}
+		return strings.Join(parts, " "), keys
+	}
+	setSel := `{ id title images { imageUrl } }`
+	edgeSel, edgeKeys := sel("SetEdge", "e_", map[string]string{"node": setSel})
+	infoSel, infoKeys := sel("PageInfo", "p_", nil)
+	connSel, connKeys := sel("SetConnection", "c_", map[string]string{
+		"edges": "{ e___typename: __typename " + edgeSel + " }", "nodes": setSel,
+		"pageInfo": "{ p___typename: __typename " + infoSel + " skipped: endCursor @skip(if: true) }",
+	})
+	query := `query { sets(first: 2) { ...F c___typename: __typename ` + connSel + ` skipped: totalCount @skip(if: true) } }
+		fragment F on SetConnection { f_total: totalCount }`
+	var data struct{ Sets json.RawMessage }
+	mustOK(t, h.do(t, token, query, nil), &data)
+
+	keys, values := objectKeys(t, data.Sets)
+	field := func(k string) json.RawMessage { return values[slices.Index(keys, k)] }
+	if diff := cmp.Diff(append([]string{"f_total", "c___typename"}, connKeys...), keys); diff != "" {
+		t.Fatalf("SetConnection keys, in order (-want +got):\n%s", diff)
+	}
+	if string(field("c___typename")) != `"SetConnection"` || string(field("f_total")) != "3" || string(field("c_totalCount")) != "3" {
+		t.Errorf("typename %s, totals %s and %s; want SetConnection, 3, 3", field("c___typename"), field("f_total"), field("c_totalCount"))
+	}
+	var edges []json.RawMessage
+	if err := json.Unmarshal(field("c_edges"), &edges); err != nil || len(edges) != 2 {
+		t.Fatalf("edges = %s", field("c_edges"))
+	}
+	var nodes []json.RawMessage
+	if err := json.Unmarshal(field("c_nodes"), &nodes); err != nil || len(nodes) != 2 {
+		t.Fatalf("nodes = %s", field("c_nodes"))
+	}
+	var cursors []string
+	for i, e := range edges {
+		ek, ev := objectKeys(t, e)
+		if diff := cmp.Diff(append([]string{"e___typename"}, edgeKeys...), ek); diff != "" {
+			t.Fatalf("SetEdge keys (-want +got):\n%s", diff)
+		}
+		if string(ev[0]) != `"SetEdge"` {
+			t.Errorf("edge typename %s", ev[0])
+		}
+		if got := ev[slices.Index(ek, "e_node")]; string(got) != string(nodes[i]) {
+			t.Errorf("edge %d node %s, node %s", i, got, nodes[i])
+		}
+		var c string
+		if err := json.Unmarshal(ev[slices.Index(ek, "e_cursor")], &c); err != nil || c == "" {
+			t.Fatalf("edge %d cursor %s", i, ev[slices.Index(ek, "e_cursor")])
+		}
+		cursors = append(cursors, c)
+	}
+	pk, pv := objectKeys(t, field("c_pageInfo"))
+	if diff := cmp.Diff(append([]string{"p___typename"}, infoKeys...), pk); diff != "" {
+		t.Fatalf("PageInfo keys (-want +got):\n%s", diff)
+	}
+	want := map[string]string{"p___typename": `"PageInfo"`, "p_hasNextPage": "true", "p_hasPreviousPage": "false",
+		"p_startCursor": fmt.Sprintf("%q", cursors[0]), "p_endCursor": fmt.Sprintf("%q", cursors[1])}
+	for i, k := range pk {
+		if string(pv[i]) != want[k] {
+			t.Errorf("pageInfo %s = %s, want %s", k, pv[i], want[k])
+		}
+	}
+
+	// The cursors work: the page after the last edge holds the third set.
+	var next struct {
+		Sets struct {
+			Nodes    []struct{ Title string }
+			PageInfo struct{ HasNextPage, HasPreviousPage bool }
+		}
+	}
+	mustOK(t, h.do(t, token, `query($after: String) { sets(first: 2, after: $after) {
+		nodes { title } pageInfo { hasNextPage hasPreviousPage } } }`, map[string]any{"after": cursors[1]}), &next)
+	if len(next.Sets.Nodes) != 1 || next.Sets.Nodes[0].Title != "Set 0" || next.Sets.PageInfo.HasNextPage || !next.Sets.PageInfo.HasPreviousPage {
+		t.Errorf("page after the last cursor: %+v, want Set 0 alone, with a previous page only", next.Sets)
+	}
+}
