@@ -16,11 +16,11 @@ import (
 )
 
 // wait is how long a batch collects keys before it runs. Resolvers that
-// return sets either read their images with them and prime them here
-// (sets, set: PrimeImages) or queue their ids up front (the mutations:
-// PrefetchImages), so a page costs one statement however its sets are
-// written out; the wait only has to gather loads that arrive together
-// without either, and every microsecond of it is latency.
+// return sets either read their images with them (sets writes them from
+// its page; set primes them here: PrimeImages) or queue their ids up front
+// (the mutations: PrefetchImages), so a page costs one statement however
+// its sets are written out; the wait only has to gather loads that arrive
+// together without either, and every microsecond of it is latency.
 const wait = 100 * time.Microsecond
 
 // Loaders are one request's dataloaders.

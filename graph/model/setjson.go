@@ -32,9 +32,10 @@ import (
 // self-marshalling; that is how this type takes over.
 type Set struct {
 	*models.Set
-	// plans is shared by the sets of one list, so that a page of 50 sets
-	// resolves its selection once instead of once per set; nil for a set
-	// written on its own.
+	// plans is shared by the sets of one list (createSet's duplicates), so
+	// that the list resolves its selection once instead of once per set;
+	// nil for a set written on its own. A page of sets is written by
+	// SetConnection, which resolves it once too.
 	plans *fieldPlans
 }
 

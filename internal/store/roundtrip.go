@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -143,8 +145,8 @@ const setColumns = "s.id, s.user_id, s.title, s.set_number, s.store, s.source_ur
 	"s.created_at, s.updated_at"
 
 // setRow is a set and room for the values of its nullable columns. The
-// set's pointer fields point into it, so a row costs one allocation
-// instead of one per non-NULL column (a tenth of a gallery page's CPU went
+// set's pointer fields point into it, so a row's values cost no allocation
+// of their own, where they cost one per non-NULL column (a tenth of a gallery page's CPU went
 // to those allocations and the garbage collection behind them).
 type setRow struct {
 	set                   models.Set
@@ -231,8 +233,8 @@ func timestamp(t *pgtype.Timestamp) *time.Time {
 }
 
 // moneyColumn is the position in setColumns of purchase_price, followed by
-// tax and shipping.
-const moneyColumn = 13
+// tax and shipping (scanSets checks their types).
+var moneyColumn = slices.Index(strings.Split(setColumns, ", "), "s.purchase_price")
 
 // money decodes an amount, a numeric(10,2) column in PostgreSQL's binary
 // format, into dst; nil for NULL. pgx would decode it into a big.Int that
