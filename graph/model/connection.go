@@ -42,20 +42,26 @@ func (c *SetConnection) TotalCount() (int32, error) {
 	return *c.Page.Total, nil
 }
 
+// PageInfo, Nodes and Edges answer their fields for gqlgen's generated
+// executor, which needs a source for every field of a bound type; it goes
+// unused, as the connection writes itself, computing cursors only where
+// they are selected.
+
 // PageInfo describes where the page sits.
 func (c *SetConnection) PageInfo() *PageInfo {
-	pi := &PageInfo{HasNextPage: c.HasNextPage, HasPreviousPage: c.HasPreviousPage}
-	if n := len(c.Page.Sets); n > 0 {
-		start, end := store.CursorFor(c.Query.Order, c.Page.Sets[0]), store.CursorFor(c.Query.Order, c.Page.Sets[n-1])
-		pi.StartCursor, pi.EndCursor = &start, &end
-	}
-	return pi
+	return &PageInfo{HasNextPage: c.HasNextPage, HasPreviousPage: c.HasPreviousPage,
+		StartCursor: c.cursorAt(0), EndCursor: c.cursorAt(len(c.Page.Sets) - 1)}
 }
 
-// Nodes and Edges answer their fields for gqlgen's generated executor,
-// which needs a source for every field of a bound type; it goes unused, as
-// the connection writes itself (appendEdges computes cursors only when
-// they are selected).
+// cursorAt returns the cursor of the page's i-th set, nil when there is
+// none (an empty page).
+func (c *SetConnection) cursorAt(i int) *string {
+	if i < 0 || i >= len(c.Page.Sets) {
+		return nil
+	}
+	cursor := store.CursorFor(c.Query.Order, c.Page.Sets[i])
+	return &cursor
+}
 
 // Nodes returns the page's sets.
 func (c *SetConnection) Nodes() []*Set { return NewSets(c.Page.Sets) }
@@ -192,8 +198,9 @@ func (c *SetConnection) appendEdges(b []byte, oc *graphql.OperationContext, sel 
 	return append(b, ']'), nil
 }
 
+// appendPageInfo writes pageInfo, computing a cursor only when it is
+// selected (the gallery's usual pageInfo is hasNextPage and endCursor).
 func (c *SetConnection) appendPageInfo(b []byte, oc *graphql.OperationContext, sel ast.SelectionSet) []byte {
-	pi := c.PageInfo()
 	b = append(b, '{')
 	for i, f := range graphql.CollectFields(oc, sel, []string{"PageInfo"}) {
 		if i > 0 {
@@ -204,13 +211,13 @@ func (c *SetConnection) appendPageInfo(b []byte, oc *graphql.OperationContext, s
 		case "__typename":
 			b = append(b, `"PageInfo"`...)
 		case "hasNextPage":
-			b = strconv.AppendBool(b, pi.HasNextPage)
+			b = strconv.AppendBool(b, c.HasNextPage)
 		case "hasPreviousPage":
-			b = strconv.AppendBool(b, pi.HasPreviousPage)
+			b = strconv.AppendBool(b, c.HasPreviousPage)
 		case "startCursor":
-			b = appendOptString(b, pi.StartCursor)
+			b = appendOptString(b, c.cursorAt(0))
 		case "endCursor":
-			b = appendOptString(b, pi.EndCursor)
+			b = appendOptString(b, c.cursorAt(len(c.Page.Sets)-1))
 		default:
 			b = append(b, "null"...)
 		}
