@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -298,10 +300,12 @@ func binaryCents(src []byte) (int64, bool) {
 // imageColumns are the columns scanImages reads, in its order.
 const imageColumns = `i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at`
 
-// scanImages groups every row (of imageColumns) by set into dst, keeping
-// the rows' order within each set. Rows ordered by set (as every statement
-// of ours is) share one backing slice: a set's images are a window of it,
-// not a slice grown image by image.
+// scanImages groups every row (of imageColumns) by set into dst, each
+// set's images in display order (position, then id) whatever the rows'
+// order, so that no statement's plan decides what a collector sees. A set's
+// rows that arrive together (as every statement of ours sends them) share
+// one backing slice: its images are a window of it, not a slice grown image
+// by image.
 func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		// As setRow: the image and its nullable column, side by side.
@@ -316,8 +320,11 @@ func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 				return
 			}
 			id, run := all[start].SetID, all[start:len(all):len(all)]
-			if prev, ok := dst[id]; ok { // out of order: the set came before
+			if prev, ok := dst[id]; ok { // the set came before
 				run = append(prev, run...)
+			}
+			if !slices.IsSortedFunc(run, displayOrder) {
+				slices.SortFunc(run, displayOrder)
 			}
 			dst[id] = run
 			start = len(all)
@@ -338,6 +345,15 @@ func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 		closeRun()
 		return rows.Err()
 	}
+}
+
+// displayOrder orders one set's images as the API lists them: by position,
+// then by id (as PostgreSQL orders uuids: bytewise).
+func displayOrder(a, b *models.SetImage) int {
+	if c := cmp.Compare(a.Position, b.Position); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.ID[:], b.ID[:])
 }
 
 // uuidOf lets pgx decode a uuid column straight into id: given a

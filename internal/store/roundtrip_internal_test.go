@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -45,8 +46,8 @@ func TestColumnListsCoverModels(t *testing.T) {
 
 // TestScanImagesGroupsAnyOrder: scanImages shares one backing slice among
 // the sets of rows ordered by set; rows in any other order must still land
-// in their own set, in row order, and appending to one set's images must
-// not overwrite another's.
+// in their own set, in display order (position, then id), and appending to
+// one set's images must not overwrite another's.
 func TestScanImagesGroupsAnyOrder(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
@@ -71,7 +72,7 @@ func TestScanImagesGroupsAnyOrder(t *testing.T) {
 			}
 		}
 	}
-	for _, order := range []string{"i.set_id, i.position", "i.position, i.set_id", "i.image_url DESC"} {
+	for _, order := range []string{"i.set_id, i.position", "i.position, i.set_id", "i.image_url DESC", "i.set_id, i.position DESC"} {
 		got := map[uuid.UUID][]*models.SetImage{}
 		sql := `SELECT ` + imageColumns + ` FROM set_images AS i ORDER BY ` + order
 		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
@@ -90,12 +91,34 @@ func TestScanImagesGroupsAnyOrder(t *testing.T) {
 				fmt.Sprintf("https://img.example.com/%d/1.jpg", i),
 				fmt.Sprintf("https://img.example.com/%d/2.jpg", i),
 			}
-			if order == "i.image_url DESC" {
-				slices.Reverse(want)
-			}
 			if diff := cmp.Diff(want, urls); diff != "" {
 				t.Errorf("order %s, set %d (-want +got):\n%s", order, i, diff)
 			}
+		}
+	}
+
+	// Two images at one position (as a concurrent reorder can leave them)
+	// come by id, whichever the rows give first.
+	var tied [2]uuid.UUID
+	for i := range tied {
+		if err := db.QueryRowContext(ctx, `INSERT INTO set_images (set_id, image_url, position)
+			VALUES (?, 'https://img.example.com/tied', 7) RETURNING id`, sets[0]).Scan(&tied[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.SortFunc(tied[:], func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	for _, order := range []string{"i.id", "i.id DESC"} {
+		got := map[uuid.UUID][]*models.SetImage{}
+		sql := `SELECT ` + imageColumns + ` FROM set_images AS i WHERE i.position = 7 ORDER BY ` + order
+		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
+			t.Fatal(err)
+		}
+		var ids []uuid.UUID
+		for _, img := range got[sets[0]] {
+			ids = append(ids, img.ID)
+		}
+		if diff := cmp.Diff(tied[:], ids); diff != "" {
+			t.Errorf("images tied on position, rows by %s (-want +got):\n%s", order, diff)
 		}
 	}
 

@@ -36,13 +36,8 @@ func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*S
 		// The page's ids are read again inside the images statement, so it
 		// need not wait for the page: an index-only range read of q.Limit
 		// entries that returns exactly the page's sets (and only the user's).
-		// ANY(ARRAY(...)) rather than IN (...): the ids become one array
-		// computed first, and the planner has no semi-join to weigh, which
-		// halved the statement's planning time.
 		page.Images = make(map[uuid.UUID][]*models.SetImage, q.Limit)
-		ids := s.pageQuery(q, "s.id", q.Limit)
-		images := s.db.NewSelect().TableExpr("set_images AS i").ColumnExpr(imageColumns).
-			Where("i.set_id = ANY(ARRAY(?))", ids).OrderExpr("i.set_id, i.position, i.id")
+		images := s.imagesOf("ARRAY(?)", s.pageQuery(q, "s.id", q.Limit))
 		stmts = append(stmts, statement{sql: images.String(), scan: scanImages(page.Images)})
 	}
 	if opts.Count {
