@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,7 +21,7 @@ func (s *Store) ImagesBySet(ctx context.Context, setIDs []uuid.UUID) (map[uuid.U
 	out := make(map[uuid.UUID][]*models.SetImage, len(setIDs))
 	// Each id once: the statement looks every id of the array up.
 	ids := slices.Clone(setIDs)
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(ids, compareIDs)
 	sel := s.imagesOf("?::uuid[]", pgdialect.Array(slices.Compact(ids)))
 	if err := s.roundTrip(ctx, statement{sql: sel.String(), scan: scanImages(out)}); err != nil {
 		return nil, fmt.Errorf("load images of %d sets: %w", len(setIDs), err)

@@ -348,13 +348,16 @@ func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 }
 
 // displayOrder orders one set's images as the API lists them: by position,
-// then by id (as PostgreSQL orders uuids: bytewise).
+// then by id.
 func displayOrder(a, b *models.SetImage) int {
 	if c := cmp.Compare(a.Position, b.Position); c != 0 {
 		return c
 	}
-	return bytes.Compare(a.ID[:], b.ID[:])
+	return compareIDs(a.ID, b.ID)
 }
+
+// compareIDs orders uuids as PostgreSQL does: bytewise.
+func compareIDs(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
 
 // uuidOf lets pgx decode a uuid column straight into id: given a
 // *uuid.UUID it would take the database/sql detour through uuid's Scan
