@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -146,18 +144,26 @@ const setColumns = "s.id, s.user_id, s.title, s.set_number, s.store, s.source_ur
 	"s.purchase_price, s.tax, s.shipping, s.purchase_date, s.wishlist_item_id, " +
 	"s.created_at, s.updated_at"
 
+// setColumnTypes are setColumns' types, which scanSets checks.
+var setColumnTypes = []uint32{
+	pgtype.UUIDOID, pgtype.UUIDOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID,
+	pgtype.Int4OID, pgtype.TimestampOID, pgtype.TextOID, pgtype.TextArrayOID, pgtype.TextOID, pgtype.BoolOID, pgtype.Int4OID,
+	pgtype.NumericOID, pgtype.NumericOID, pgtype.NumericOID, pgtype.TimestampOID, pgtype.UUIDOID,
+	pgtype.TimestampOID, pgtype.TimestampOID,
+}
+
 // setRow is a set and room for the values of its nullable columns. The
 // set's pointer fields point into it, so a row's values cost no allocation
 // of their own, where they cost one per non-NULL column (a tenth of a gallery page's CPU went
 // to those allocations and the garbage collection behind them).
 type setRow struct {
 	set                   models.Set
-	setNumber, store, url pgtype.Text
-	theme, notes          pgtype.Text
-	pieceCount            pgtype.Int4
-	released, purchased   pgtype.Timestamp
+	setNumber, store, url string
+	theme, notes          string
+	pieceCount            int32
+	released, purchased   time.Time
 	money                 [3]decimal.Decimal
-	wishlist              pgtype.UUID
+	wishlist              uuid.UUID
 }
 
 // slab hands out zeroed values from chunks that double in size (1, 2, 4,
@@ -182,37 +188,26 @@ func (s *slab[T]) next() *T {
 // scanSets appends every row (of setColumns) to *dst.
 func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
-		var rs slab[setRow]
-		fds := rows.FieldDescriptions()
-		for i := moneyColumn; i < moneyColumn+3; i++ {
-			if i >= len(fds) || fds[i].DataTypeOID != pgtype.NumericOID || fds[i].Format != pgx.BinaryFormatCode {
-				return fmt.Errorf("scan set: column %d is not a binary numeric", i)
-			}
+		if err := checkColumns("set", rows.FieldDescriptions(), setColumnTypes); err != nil {
+			return err
 		}
+		var rs slab[setRow]
+		var d rowDecoder
 		for rows.Next() {
+			d.next(rows.RawValues())
 			r := rs.next()
 			s := &r.set
-			if err := rows.Scan(uuidOf(&s.ID), uuidOf(&s.UserID), &s.Title, &r.setNumber, &r.store, &r.url,
-				&r.pieceCount, &r.released, &r.theme, &s.Tags, &r.notes, &s.IsBuilt, &s.Quantity,
-				nil, nil, nil, &r.purchased, &r.wishlist, // amounts: below
-				&s.CreatedAt, &s.UpdatedAt); err != nil {
+			// In setColumns' order.
+			s.ID, s.UserID, s.Title = d.uuid(), d.uuid(), d.text()
+			s.SetNumber, s.Store, s.SourceURL = d.optText(&r.setNumber), d.optText(&r.store), d.optText(&r.url)
+			s.PieceCount, s.ReleaseDate = d.optInt4(&r.pieceCount), d.optTimestamp(&r.released)
+			s.Theme, s.Tags, s.Notes = d.optText(&r.theme), d.textArray(), d.optText(&r.notes)
+			s.IsBuilt, s.Quantity = d.bool(), d.int4()
+			s.PurchasePrice, s.Tax, s.Shipping = d.money(&r.money[0]), d.money(&r.money[1]), d.money(&r.money[2])
+			s.PurchaseDate, s.WishlistItemID = d.optTimestamp(&r.purchased), d.optUUID(&r.wishlist)
+			s.CreatedAt, s.UpdatedAt = d.timestamp(), d.timestamp()
+			if err := d.end(); err != nil {
 				return fmt.Errorf("scan set: %w", err)
-			}
-			s.SetNumber, s.Store, s.SourceURL = text(&r.setNumber), text(&r.store), text(&r.url)
-			s.Theme, s.Notes = text(&r.theme), text(&r.notes)
-			if r.pieceCount.Valid {
-				s.PieceCount = &r.pieceCount.Int32
-			}
-			s.ReleaseDate, s.PurchaseDate = timestamp(&r.released), timestamp(&r.purchased)
-			raw := rows.RawValues()
-			var err error
-			for i, dst := range []**decimal.Decimal{&s.PurchasePrice, &s.Tax, &s.Shipping} {
-				if *dst, err = money(raw[moneyColumn+i], &r.money[i]); err != nil {
-					return fmt.Errorf("scan set %s: %w", s.ID, err)
-				}
-			}
-			if r.wishlist.Valid {
-				s.WishlistItemID = (*uuid.UUID)(&r.wishlist.Bytes)
 			}
 			*dst = append(*dst, s)
 		}
@@ -220,85 +215,13 @@ func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 	}
 }
 
-func text(t *pgtype.Text) *string {
-	if !t.Valid {
-		return nil
-	}
-	return &t.String
-}
-
-func timestamp(t *pgtype.Timestamp) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	return &t.Time
-}
-
-// moneyColumn is the position in setColumns of purchase_price, followed by
-// tax and shipping (scanSets checks their types).
-var moneyColumn = slices.Index(strings.Split(setColumns, ", "), "s.purchase_price")
-
-// money decodes an amount, a numeric(10,2) column in PostgreSQL's binary
-// format, into dst; nil for NULL. pgx would decode it into a big.Int that
-// decimal then copies, five allocations per amount and a fifth of a gallery
-// page's; an amount of at most two decimals that fits an int64 of cents is
-// read here with one. Anything else goes through pgx.
-func money(src []byte, dst *decimal.Decimal) (*decimal.Decimal, error) {
-	if src == nil {
-		return nil, nil
-	}
-	if cents, ok := binaryCents(src); ok {
-		*dst = decimal.New(cents, -2)
-		return dst, nil
-	}
-	var n pgtype.Numeric
-	if err := pgtype.NewMap().Scan(pgtype.NumericOID, pgtype.BinaryFormatCode, src, &n); err != nil {
-		return nil, fmt.Errorf("amount: %w", err)
-	}
-	if n.NaN || n.InfinityModifier != pgtype.Finite {
-		return nil, errors.New("amount is not a finite number")
-	}
-	*dst = decimal.NewFromBigInt(n.Int, n.Exp)
-	return dst, nil
-}
-
-// binaryCents reads a binary numeric (ndigits, weight, sign, dscale, then
-// ndigits base-10000 digits, most significant first, the first worth
-// 10000^weight) as a count of cents, when it is finite, has at most two
-// decimals and fits easily in an int64.
-func binaryCents(src []byte) (int64, bool) {
-	if len(src) < 8 {
-		return 0, false
-	}
-	ndigits := int(int16(binary.BigEndian.Uint16(src)))
-	weight := int(int16(binary.BigEndian.Uint16(src[2:])))
-	sign := binary.BigEndian.Uint16(src[4:])
-	if (sign != 0 && sign != 0x4000) || len(src) != 8+2*ndigits || weight > 3 {
-		return 0, false // NaN, infinities, malformed, or ≥ 10^16
-	}
-	var cents int64
-	for i := range ndigits {
-		d := int64(binary.BigEndian.Uint16(src[8+2*i:]))
-		switch e := weight - i; {
-		case e >= 0:
-			for range e {
-				d *= 10000
-			}
-			cents += d * 100
-		case e == -1 && d%100 == 0: // .dd00
-			cents += d / 100
-		case d != 0: // a third decimal or beyond
-			return 0, false
-		}
-	}
-	if sign == 0x4000 {
-		cents = -cents
-	}
-	return cents, true
-}
-
 // imageColumns are the columns scanImages reads, in its order.
 const imageColumns = `i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at`
+
+// imageColumnTypes are imageColumns' types, which scanImages checks.
+var imageColumnTypes = []uint32{
+	pgtype.UUIDOID, pgtype.UUIDOID, pgtype.TextOID, pgtype.TextOID, pgtype.Int4OID, pgtype.TimestampOID,
+}
 
 // scanImages groups every row (of imageColumns) by set into dst, each
 // set's images in display order (position, then id) whatever the rows'
@@ -308,11 +231,15 @@ const imageColumns = `i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, 
 // by image.
 func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
+		if err := checkColumns("image", rows.FieldDescriptions(), imageColumnTypes); err != nil {
+			return err
+		}
 		// As setRow: the image and its nullable column, side by side.
 		var rs slab[struct {
 			img   models.SetImage
-			thumb pgtype.Text
+			thumb string
 		}]
+		var d rowDecoder
 		var all []*models.SetImage
 		start := 0 // of the current set's run in all
 		closeRun := func() {
@@ -332,11 +259,12 @@ func scanImages(dst map[uuid.UUID][]*models.SetImage) func(pgx.Rows) error {
 		for rows.Next() {
 			r := rs.next()
 			img := &r.img
-			if err := rows.Scan(uuidOf(&img.ID), uuidOf(&img.SetID), &img.ImageURL, &r.thumb,
-				&img.Position, &img.CreatedAt); err != nil {
+			d.next(rows.RawValues())
+			img.ID, img.SetID, img.ImageURL, img.ThumbnailURL = d.uuid(), d.uuid(), d.text(), d.optText(&r.thumb)
+			img.Position, img.CreatedAt = d.int4(), d.timestamp()
+			if err := d.end(); err != nil {
 				return fmt.Errorf("scan image: %w", err)
 			}
-			img.ThumbnailURL = text(&r.thumb)
 			if start < len(all) && all[start].SetID != img.SetID {
 				closeRun()
 			}
@@ -358,11 +286,6 @@ func displayOrder(a, b *models.SetImage) int {
 
 // compareIDs orders uuids as PostgreSQL does: bytewise.
 func compareIDs(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
-
-// uuidOf lets pgx decode a uuid column straight into id: given a
-// *uuid.UUID it would take the database/sql detour through uuid's Scan
-// method (a string, then a parse), the most expensive column of a page.
-func uuidOf(id *uuid.UUID) *[16]byte { return (*[16]byte)(id) }
 
 // scanCount reads a single count(*) into *n, saturated like every total.
 func scanCount(n *int32) func(pgx.Rows) error {

@@ -58,7 +58,7 @@ func testRoundTripReadsMatchBun(t *testing.T, opts store.Options) {
 		Notes: ptr("line one\nline two"), IsBuilt: true, Quantity: 2,
 		PurchasePrice: ptr(decimal.RequireFromString("799.99")), Tax: ptr(decimal.RequireFromString("0.01")),
 		Shipping:       ptr(decimal.RequireFromString("12345678.90")),
-		PurchaseDate:   ptr(time.Date(2020, 2, 29, 13, 14, 15, 123456000, time.UTC)),
+		PurchaseDate:   ptr(time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)), // before PostgreSQL's epoch
 		WishlistItemID: ptr(uuid.New()),
 	}
 	bare := &models.Set{UserID: user, Title: "bare", Tags: []string{}, Quantity: 1}
