@@ -20,8 +20,9 @@ import (
 )
 
 // The read paths that serve a page of the gallery, one set or the themes
-// send their statements together, in one round trip, and scan the rows
-// with pgx directly, in PostgreSQL's binary format. Bun still writes the
+// send their statements together, in one round trip, and read the rows
+// below database/sql, in PostgreSQL's binary format (sets and photos by
+// the decoder of decode.go, the rest with pgx's Scan). Bun still writes the
 // SQL of the statements whose shape depends on the request (filters,
 // cursors, ordering); what they skip is a round trip per statement and
 // database/sql's and Bun's reflective scanning, which together were most of
