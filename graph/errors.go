@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/reqid"
 	"github.com/brickgallery/sets/models"
 )
@@ -26,7 +27,9 @@ const internalMessage = "internal error"
 // arrive already wrapped in *gqlerror.Error, so "is it a gqlerror" says
 // nothing about whether it is safe to show: only our coded models.Error,
 // gqlgen's own parse and validation errors and input coercion errors are
-// shown; everything else is logged with the request id and masked.
+// shown; a database that could not be reached is said so (a request that
+// may be retried); everything else is logged with the request id and
+// masked.
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
@@ -50,6 +53,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				// A variable of the wrong type is bad input, not a bad query.
 				setCode(gqlErr, models.CodeInvalid, joinPath(gqlErr.Path[1:]))
 			}
+		case postgres.Unavailable(err):
+			id := reqid.FromContext(ctx)
+			log.WarnContext(ctx, "database unavailable", "request_id", id, "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = models.UnavailableMessage
+			gqlErr.Extensions = map[string]any{"code": string(models.CodeUnavailable), "requestId": id}
 		default:
 			id := reqid.FromContext(ctx)
 			log.ErrorContext(ctx, "request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)

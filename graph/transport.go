@@ -64,7 +64,25 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		return
 	}
 	handler, ctx := exec.DispatchOperation(ctx, oc)
-	writeResponse(w, http.StatusOK, handler(ctx))
+	resp := handler(ctx)
+	status := http.StatusOK
+	if hasCode(resp.Errors, models.CodeUnavailable) {
+		// The database dropped the connection or could not be reached: a
+		// 503 tells clients and proxies that a retry may succeed.
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
+	writeResponse(w, status, resp)
+}
+
+// hasCode reports whether any of errs carries extensions.code code.
+func hasCode(errs gqlerror.List, code models.Code) bool {
+	for _, e := range errs {
+		if c, _ := e.Extensions["code"].(string); c == string(code) {
+			return true
+		}
+	}
+	return false
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -16,7 +16,13 @@ const (
 	CodeInvalid         Code = "BAD_USER_INPUT"
 	CodeTooComplex      Code = "QUERY_TOO_COMPLEX"
 	CodeInternal        Code = "INTERNAL_SERVER_ERROR"
+	// CodeUnavailable: the database could not be reached or dropped the
+	// connection (a restart); the request may be retried (HTTP 503).
+	CodeUnavailable Code = "SERVICE_UNAVAILABLE"
 )
+
+// UnavailableMessage is what the caller of a CodeUnavailable request is told.
+const UnavailableMessage = "the database is unavailable; try again shortly"
 
 // Error is an error meant to be shown to the API's caller: its Message is
 // safe to display, and Field (for CodeInvalid) is the dotted input path such

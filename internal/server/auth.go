@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brickgallery/sets/internal/auth"
+	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/reqid"
+	"github.com/brickgallery/sets/models"
 )
 
 // userEnsurer creates a user row on first sight.
@@ -62,8 +64,18 @@ func authenticate(v *auth.Verifier, users userEnsurer, log *slog.Logger, next ht
 		}
 		if !known.has(id) {
 			if err := users.EnsureUser(r.Context(), id); err != nil {
-				log.ErrorContext(r.Context(), "ensure user", "request_id", reqid.FromContext(r.Context()), "err", err)
-				writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL_SERVER_ERROR", "internal error", reqid.FromContext(r.Context()))
+				rid := reqid.FromContext(r.Context())
+				if postgres.Unavailable(err) {
+					// As graph.ErrorPresenter answers the same failure
+					// met by a resolver.
+					log.WarnContext(r.Context(), "ensure user: database unavailable", "request_id", rid, "err", err)
+					w.Header().Set("Retry-After", "1")
+					writeGraphQLError(w, http.StatusServiceUnavailable, string(models.CodeUnavailable),
+						models.UnavailableMessage, rid)
+					return
+				}
+				log.ErrorContext(r.Context(), "ensure user", "request_id", rid, "err", err)
+				writeGraphQLError(w, http.StatusInternalServerError, string(models.CodeInternal), "internal error", rid)
 				return
 			}
 			known.add(id)

@@ -36,6 +36,7 @@ type harness struct {
 	// fixtures and assertions, so they never show up in the record.
 	db      *bun.DB
 	check   *bun.DB
+	url     string // the database's
 	rec     *recorder
 	logs    *syncBuffer
 	handler http.Handler
@@ -64,7 +65,7 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	}
 	url := testdb.URL(t)
 	rec := &recorder{}
-	h := &harness{cfg: cfg, rec: rec, logs: &syncBuffer{}, check: testdb.Open(t, url),
+	h := &harness{cfg: cfg, rec: rec, logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
 		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: 8, Tracer: rec})}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ms, err := migrations.New()
