@@ -58,6 +58,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.WarnContext(ctx, "database unavailable", "request_id", id, "path", gqlErr.Path.String(), "err", err)
 			gqlErr.Message = models.UnavailableMessage
 			gqlErr.Extensions = map[string]any{"code": string(models.CodeUnavailable), "requestId": id}
+			markUnavailable(ctx)
 		default:
 			id := reqid.FromContext(ctx)
 			log.ErrorContext(ctx, "request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)

@@ -2,30 +2,52 @@ package graph
 
 import (
 	"net/http"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 )
 
-// getQueries is gqlgen's GET transport, except that a mutation sent over GET
-// is answered 405 Method Not Allowed with "Allow: POST", as GraphQL over
-// HTTP requires, where gqlgen answers 406. Either way nothing is executed.
+// getQueries is gqlgen's GET transport, except for two statuses:
+//   - a mutation sent over GET is answered 405 Method Not Allowed with
+//     "Allow: POST", as GraphQL over HTTP requires, where gqlgen answers
+//     406. Either way nothing is executed;
+//   - a query that met an unreachable database is answered 503, as over
+//     POST, where gqlgen answers 200.
 type getQueries struct{ transport.GET }
 
 var _ graphql.Transport = getQueries{}
 
 func (g getQueries) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	g.GET.Do(mutationRefusal{w}, r, exec)
+	r, unavailable := withUnavailableFlag(r)
+	g.GET.Do(&getResponse{ResponseWriter: w, unavailable: unavailable}, r, exec)
 }
 
-// mutationRefusal turns the GET transport's 406, which it sends only to
-// refuse an operation that is not a query, into 405.
-type mutationRefusal struct{ http.ResponseWriter }
+// getResponse adjusts the status the GET transport sends, explicitly or
+// with its first write.
+type getResponse struct {
+	http.ResponseWriter
+	unavailable *atomic.Bool
+	wroteHeader bool
+}
 
-func (w mutationRefusal) WriteHeader(code int) {
-	if code == http.StatusNotAcceptable {
-		w.Header().Set("Allow", http.MethodPost)
-		code = http.StatusMethodNotAllowed
+func (w *getResponse) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		switch {
+		case code == http.StatusNotAcceptable: // sent only to refuse a non-query
+			w.Header().Set("Allow", http.MethodPost)
+			code = http.StatusMethodNotAllowed
+		case code == http.StatusOK && w.unavailable.Load():
+			code = unavailableStatus(w.Header())
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *getResponse) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -37,6 +37,7 @@ func (postJSON) Supports(r *http.Request) bool {
 }
 
 func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	r, unavailable := withUnavailableFlag(r)
 	ctx := r.Context()
 	start := graphql.Now()
 	var params graphql.RawParams
@@ -66,23 +67,10 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	handler, ctx := exec.DispatchOperation(ctx, oc)
 	resp := handler(ctx)
 	status := http.StatusOK
-	if hasCode(resp.Errors, models.CodeUnavailable) {
-		// The database dropped the connection or could not be reached: a
-		// 503 tells clients and proxies that a retry may succeed.
-		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "1")
+	if unavailable.Load() {
+		status = unavailableStatus(w.Header())
 	}
 	writeResponse(w, status, resp)
-}
-
-// hasCode reports whether any of errs carries extensions.code code.
-func hasCode(errs gqlerror.List, code models.Code) bool {
-	for _, e := range errs {
-		if c, _ := e.Extensions["code"].(string); c == string(code) {
-			return true
-		}
-	}
-	return false
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -13,9 +14,10 @@ import (
 
 // TestDatabaseGoneAnswers503: when the database drops the server's
 // connections (as a restart does) and refuses new ones, a request gets HTTP
-// 503 with Retry-After and SERVICE_UNAVAILABLE, not an internal error, both
-// from a resolver and from the first sight of a user; once the database is
-// back, the next request succeeds without a restart of the server.
+// 503 with Retry-After and SERVICE_UNAVAILABLE, not an internal error, from
+// a resolver (over POST and GET) and from the first sight of a user; once
+// the database is back, the next request succeeds without a restart of the
+// server.
 func TestDatabaseGoneAnswers503(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -56,9 +58,15 @@ func TestDatabaseGoneAnswers503(t *testing.T) {
 	exec("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = $1", name)
 
 	_, stranger := h.newUser(t) // unknown to the server: its row is ensured first
+	get, err := http.NewRequest(http.MethodGet, h.srv.URL+"/graphql?query="+url.QueryEscape(gallery), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get.Header.Set("Authorization", "Bearer "+token)
 	for name, r := range map[string]response{
-		"resolver":    h.do(t, token, gallery, nil),
-		"first sight": h.do(t, stranger, gallery, nil),
+		"resolver":     h.do(t, token, gallery, nil),
+		"resolver GET": h.send(t, get),
+		"first sight":  h.do(t, stranger, gallery, nil),
 	} {
 		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 			t.Errorf("%s: got %s with Retry-After %q, want HTTP 503 with Retry-After", name, r, r.Header.Get("Retry-After"))
