@@ -89,10 +89,11 @@ func (d *rowDecoder) end() error {
 func (d *rowDecoder) value(size int) ([]byte, bool) {
 	i := d.col
 	d.col++
-	if d.err != nil || i >= len(d.raw) {
-		if d.err == nil {
-			d.err = fmt.Errorf("column %d: past the row's %d columns", i, len(d.raw))
-		}
+	if d.err != nil {
+		return nil, false
+	}
+	if i >= len(d.raw) {
+		d.err = fmt.Errorf("column %d: past the row's %d columns", i, len(d.raw))
 		return nil, false
 	}
 	b := d.raw[i]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,18 +140,34 @@ func (s *Store) trace(ctx context.Context, c *pgx.Conn, stmts []statement) conte
 
 // setColumns are the columns scanSets reads, in its order: the Set model's
 // columns (TestColumnListsCoverModels), each landing in its own field
-// (TestRoundTripReadsMatchBun).
-const setColumns = "s.id, s.user_id, s.title, s.set_number, s.store, s.source_url, " +
-	"s.piece_count, s.release_date, s.theme, s.tags, s.notes, s.is_built, s.quantity, " +
-	"s.purchase_price, s.tax, s.shipping, s.purchase_date, s.wishlist_item_id, " +
-	"s.created_at, s.updated_at"
+// (TestRoundTripReadsMatchBun); setColumnTypes are their types, which
+// scanSets checks before it decodes a row.
+var setColumns, setColumnTypes = columnList(
+	scanned{"s.id", pgtype.UUIDOID}, scanned{"s.user_id", pgtype.UUIDOID}, scanned{"s.title", pgtype.TextOID},
+	scanned{"s.set_number", pgtype.TextOID}, scanned{"s.store", pgtype.TextOID}, scanned{"s.source_url", pgtype.TextOID},
+	scanned{"s.piece_count", pgtype.Int4OID}, scanned{"s.release_date", pgtype.TimestampOID},
+	scanned{"s.theme", pgtype.TextOID}, scanned{"s.tags", pgtype.TextArrayOID}, scanned{"s.notes", pgtype.TextOID},
+	scanned{"s.is_built", pgtype.BoolOID}, scanned{"s.quantity", pgtype.Int4OID},
+	scanned{"s.purchase_price", pgtype.NumericOID}, scanned{"s.tax", pgtype.NumericOID},
+	scanned{"s.shipping", pgtype.NumericOID}, scanned{"s.purchase_date", pgtype.TimestampOID},
+	scanned{"s.wishlist_item_id", pgtype.UUIDOID},
+	scanned{"s.created_at", pgtype.TimestampOID}, scanned{"s.updated_at", pgtype.TimestampOID},
+)
 
-// setColumnTypes are setColumns' types, which scanSets checks.
-var setColumnTypes = []uint32{
-	pgtype.UUIDOID, pgtype.UUIDOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID,
-	pgtype.Int4OID, pgtype.TimestampOID, pgtype.TextOID, pgtype.TextArrayOID, pgtype.TextOID, pgtype.BoolOID, pgtype.Int4OID,
-	pgtype.NumericOID, pgtype.NumericOID, pgtype.NumericOID, pgtype.TimestampOID, pgtype.UUIDOID,
-	pgtype.TimestampOID, pgtype.TimestampOID,
+// scanned is a column a positional scan reads, and its type.
+type scanned struct {
+	name string
+	oid  uint32
+}
+
+// columnList returns cols as a select list, and their types.
+func columnList(cols ...scanned) (string, []uint32) {
+	names := make([]string, len(cols))
+	oids := make([]uint32, len(cols))
+	for i, c := range cols {
+		names[i], oids[i] = c.name, c.oid
+	}
+	return strings.Join(names, ", "), oids
 }
 
 // setRow is a set and room for the values of its nullable columns. The
@@ -216,13 +233,13 @@ func scanSets(dst *[]*models.Set) func(pgx.Rows) error {
 	}
 }
 
-// imageColumns are the columns scanImages reads, in its order.
-const imageColumns = `i.id, i.set_id, i.image_url, i.thumbnail_url, i.position, i.created_at`
-
-// imageColumnTypes are imageColumns' types, which scanImages checks.
-var imageColumnTypes = []uint32{
-	pgtype.UUIDOID, pgtype.UUIDOID, pgtype.TextOID, pgtype.TextOID, pgtype.Int4OID, pgtype.TimestampOID,
-}
+// imageColumns are the columns scanImages reads, in its order, and
+// imageColumnTypes their types.
+var imageColumns, imageColumnTypes = columnList(
+	scanned{"i.id", pgtype.UUIDOID}, scanned{"i.set_id", pgtype.UUIDOID}, scanned{"i.image_url", pgtype.TextOID},
+	scanned{"i.thumbnail_url", pgtype.TextOID}, scanned{"i.position", pgtype.Int4OID},
+	scanned{"i.created_at", pgtype.TimestampOID},
+)
 
 // scanImages groups every row (of imageColumns) by set into dst, each
 // set's images in display order (position, then id) whatever the rows'
