@@ -39,7 +39,7 @@ func (w *getResponse) WriteHeader(code int) {
 			w.Header().Set("Allow", http.MethodPost)
 			code = http.StatusMethodNotAllowed
 		case code == http.StatusOK && w.unavailable.Load():
-			code = unavailableStatus(w.Header())
+			code = UnavailableStatus(w.Header())
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

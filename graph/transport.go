@@ -68,7 +68,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	resp := handler(ctx)
 	status := http.StatusOK
 	if unavailable.Load() {
-		status = unavailableStatus(w.Header())
+		status = UnavailableStatus(w.Header())
 	}
 	writeResponse(w, status, resp)
 }

@@ -29,9 +29,10 @@ func markUnavailable(ctx context.Context) {
 	}
 }
 
-// unavailableStatus returns the status for a request that met an
-// unreachable database, and sets the header that goes with it.
-func unavailableStatus(h http.Header) int {
+// UnavailableStatus returns the status for a request that met an
+// unreachable database, and sets the header that goes with it. The
+// authentication middleware answers with it too.
+func UnavailableStatus(h http.Header) int {
 	h.Set("Retry-After", "1")
 	return http.StatusServiceUnavailable
 }

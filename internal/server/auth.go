@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/brickgallery/sets/graph"
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/reqid"
@@ -69,8 +70,7 @@ func authenticate(v *auth.Verifier, users userEnsurer, log *slog.Logger, next ht
 					// As graph.ErrorPresenter answers the same failure
 					// met by a resolver.
 					log.WarnContext(r.Context(), "ensure user: database unavailable", "request_id", rid, "err", err)
-					w.Header().Set("Retry-After", "1")
-					writeGraphQLError(w, http.StatusServiceUnavailable, string(models.CodeUnavailable),
+					writeGraphQLError(w, graph.UnavailableStatus(w.Header()), string(models.CodeUnavailable),
 						models.UnavailableMessage, rid)
 					return
 				}
