@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	h := server.New(server.Deps{
 		Config:   cfg,
-		Store:    store.New(db, store.Options{NoPrepare: !cfg.DBPrepare}),
+		Store:    store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads}),
 		Migrator: postgres.NewMigrator(db, ms, log),
 		Log:      log,
 		GraphiQL: ide,

@@ -33,10 +33,32 @@ func TestDefaults(t *testing.T) {
 		{"LogFormat", c.LogFormat, "text"},
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
 		{"DBPrepare", c.DBPrepare, true},
+		{"DBMaxConns", c.DBMaxConns, 8},
+		{"DBMaxActiveReads", c.DBMaxActiveReads, 4},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
 			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+// A small pool lowers the default bound on reads with it, since reads
+// beyond the pool would only wait on it in random order.
+func TestActiveReadsFollowASmallPool(t *testing.T) {
+	for _, tt := range []struct {
+		env         map[string]string
+		conns, want int
+	}{
+		{map[string]string{"DB_MAX_CONNS": "2"}, 2, 2},
+		{map[string]string{"DB_MAX_CONNS": "20"}, 20, 4},
+		{map[string]string{"DB_MAX_CONNS": "20", "DB_MAX_ACTIVE_READS": "12"}, 20, 12},
+		{map[string]string{"DB_MAX_ACTIVE_READS": "8"}, 8, 8},
+	} {
+		c, err := config.FromEnv(env(tt.env))
+		if err != nil || c.DBMaxConns != tt.conns || c.DBMaxActiveReads != tt.want {
+			t.Errorf("%v: DBMaxConns=%d DBMaxActiveReads=%d, %v; want %d and %d",
+				tt.env, c.DBMaxConns, c.DBMaxActiveReads, err, tt.conns, tt.want)
 		}
 	}
 }
@@ -92,6 +114,8 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"QUERY_COMPLEXITY_LIMIT", "0", nil},
 		{"QUERY_DEPTH_LIMIT", "deep", nil},
 		{"DB_MAX_CONNS", "-1", nil},
+		{"DB_MAX_ACTIVE_READS", "0", nil},
+		{"DB_MAX_ACTIVE_READS", "9", nil}, // more than DB_MAX_CONNS' 8
 		{"DB_PREPARED_STATEMENTS", "nope", nil},
 		{"SHUTDOWN_TIMEOUT", "soon", nil},
 	}

@@ -52,6 +52,16 @@ var binaryResults = []int16{pgx.BinaryFormatCode}
 // in any of them fails all) and hands each statement's rows to its scan
 // function, in order.
 func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
+	if s.reads != nil {
+		// Goroutines blocked sending on a channel are woken in the order
+		// they blocked: the queue is first come, first served.
+		select {
+		case s.reads <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-s.reads }()
+	}
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
 		return err
