@@ -66,7 +66,7 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	url := testdb.URL(t)
 	rec := &recorder{}
 	h := &harness{cfg: cfg, rec: rec, logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
-		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: 8, Tracer: rec})}
+		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: cfg.DBMaxConns, Tracer: rec})}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ms, err := migrations.New()
 	if err != nil {
@@ -74,7 +74,7 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	}
 	h.handler = server.New(server.Deps{
 		Config:   cfg,
-		Store:    store.New(h.db, store.Options{Tracer: rec}),
+		Store:    store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads}),
 		Migrator: postgres.NewMigrator(h.db, ms, log),
 		Log:      log,
 		GraphiQL: graphiqlStub,

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/brickgallery/sets/internal/reqid"
+	"github.com/brickgallery/sets/internal/store"
 )
 
 // metrics are the Prometheus series of SPEC §6. Each server has its own
@@ -34,7 +35,7 @@ const maxOperationLabels = 200
 
 var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
-func newMetrics(db *sql.DB) *metrics {
+func newMetrics(db *sql.DB, reads func() store.ReadStats) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -51,7 +52,36 @@ func newMetrics(db *sql.DB) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db, "sets"))
+	m.registry.MustRegister(readMetrics(reads)...)
 	return m
+}
+
+// readMetrics are the bound on reads' series (store.ReadStats): a read
+// waiting behind it holds no connection, so the pool's wait series do not
+// see it.
+func readMetrics(reads func() store.ReadStats) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sets_db_reads_max_active",
+			Help: "Reads allowed to run at once (DB_MAX_ACTIVE_READS).",
+		}, func() float64 { return float64(reads().MaxActive) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sets_db_reads_active",
+			Help: "Reads running now.",
+		}, func() float64 { return float64(reads().Active) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sets_db_reads_waiting",
+			Help: "Reads waiting for their turn now.",
+		}, func() float64 { return float64(reads().Waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sets_db_read_waits_total",
+			Help: "Reads that have had to wait for their turn.",
+		}, func() float64 { return float64(reads().WaitCount) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sets_db_read_wait_seconds_total",
+			Help: "Time reads have spent waiting for their turn.",
+		}, func() float64 { return reads().WaitDuration.Seconds() }),
+	}
 }
 
 func (m *metrics) handler() http.Handler {

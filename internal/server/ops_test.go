@@ -83,6 +83,16 @@ func TestMetrics(t *testing.T) {
 	if m := regexp.MustCompile(`(?m)^go_sql_max_open_connections\{[^}]*\} (\d+)$`).FindStringSubmatch(body); m == nil || m[1] == "0" {
 		t.Errorf("/metrics: no database pool size (got %v)", m)
 	}
+	// The bound on reads, as configured; nothing reads now, and nothing
+	// had to wait for these few sequential requests.
+	for _, want := range []string{
+		"sets_db_reads_max_active 4", "sets_db_reads_active 0", "sets_db_reads_waiting 0",
+		"sets_db_read_waits_total 0", "sets_db_read_wait_seconds_total 0",
+	} {
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(body) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // TestRequestID: every answer carries a request id; a sane one from a

@@ -37,7 +37,7 @@ type Deps struct {
 
 // New returns the whole HTTP handler.
 func New(d Deps) http.Handler {
-	m := newMetrics(d.Store.DB().DB)
+	m := newMetrics(d.Store.DB().DB, d.Store.ReadStats)
 	gql := graph.NewServer(graph.Options{
 		Store:           d.Store,
 		Log:             d.Log,

@@ -127,6 +127,10 @@ func TestActiveReadsWaitInArrivalOrder(t *testing.T) {
 		// Let it reach the queue before the next one arrives.
 		time.Sleep(20 * time.Millisecond)
 	}
+	if got, want := s.ReadStats(), (store.ReadStats{MaxActive: 1, Active: 1, Waiting: 4, WaitCount: 1}); got.MaxActive != want.MaxActive ||
+		got.Active != want.Active || got.Waiting != want.Waiting || got.WaitCount != want.WaitCount || got.WaitDuration < 50*time.Millisecond {
+		t.Errorf("ReadStats while four wait = %+v, want %+v and at least the impatient caller's 50ms of waiting", got, want)
+	}
 	close(g.hold)
 	wg.Wait()
 	close(errs)
@@ -134,6 +138,9 @@ func TestActiveReadsWaitInArrivalOrder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Themes: %v", err)
 		}
+	}
+	if st := s.ReadStats(); st.Active != 0 || st.Waiting != 0 || st.WaitCount != 5 {
+		t.Errorf("ReadStats after all reads = %+v, want none active or waiting, 5 waits in all", st)
 	}
 	want := append([]string{"first"}, waiting...)
 	g.mu.Lock()

@@ -53,12 +53,8 @@ var binaryResults = []int16{pgx.BinaryFormatCode}
 // function, in order.
 func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 	if s.reads != nil {
-		// Goroutines blocked sending on a channel are woken in the order
-		// they blocked: the queue is first come, first served.
-		select {
-		case s.reads <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.startRead(ctx); err != nil {
+			return err
 		}
 		defer func() { <-s.reads }()
 	}
@@ -123,6 +119,31 @@ func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 		}
 		return scanErr
 	})
+}
+
+// startRead takes a place among the reads running at once, waiting for one
+// when all are taken. Goroutines blocked sending on a channel are woken in
+// the order they blocked, and a freed place goes to the first of them
+// rather than to a newcomer: the queue is first come, first served.
+func (s *Store) startRead(ctx context.Context) error {
+	select {
+	case s.reads <- struct{}{}:
+		return nil
+	default:
+	}
+	start := time.Now()
+	s.readsWaiting.Add(1)
+	defer func() {
+		s.readsWaiting.Add(-1)
+		s.readWaits.Add(1)
+		s.readWaitNanos.Add(int64(time.Since(start)))
+	}()
+	select {
+	case s.reads <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // stalePrepared reports whether err says a prepared statement no longer

@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -23,6 +25,8 @@ type Store struct {
 	// reads holds a token for each read round trip in flight when
 	// Options.MaxActiveReads bounds them; nil otherwise.
 	reads chan struct{}
+	// What ReadStats reports of the reads that had to wait.
+	readsWaiting, readWaits, readWaitNanos atomic.Int64
 }
 
 // Options tune a Store; the zero value suits a direct connection to
@@ -55,6 +59,28 @@ func New(db *bun.DB, opts Options) *Store {
 		s.reads = make(chan struct{}, opts.MaxActiveReads)
 	}
 	return s
+}
+
+// ReadStats describe the bound on reads (Options.MaxActiveReads), as
+// sql.DBStats describe the pool: reads waiting behind it do not show as
+// waits for a connection.
+type ReadStats struct {
+	MaxActive    int           // the bound; 0 when there is none
+	Active       int           // reads running now
+	Waiting      int           // reads waiting now
+	WaitCount    int64         // reads that have had to wait, in all
+	WaitDuration time.Duration // their waiting, in all
+}
+
+// ReadStats returns the bound on reads' current state and totals.
+func (s *Store) ReadStats() ReadStats {
+	return ReadStats{
+		MaxActive:    cap(s.reads),
+		Active:       len(s.reads),
+		Waiting:      int(s.readsWaiting.Load()),
+		WaitCount:    s.readWaits.Load(),
+		WaitDuration: time.Duration(s.readWaitNanos.Load()),
+	}
 }
 
 // DB returns the underlying handle, for health checks and migrations.
