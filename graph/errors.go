@@ -88,14 +88,12 @@ func setCode(e *gqlerror.Error, code models.Code, field string) {
 	}
 }
 
-// isComplexityError spots gqlgen's FixedComplexityLimit refusal, which
-// carries its own code, and gqlparser's limit on nested introspection (a
-// validation rule that runs before our own depth limit sees the query):
-// SPEC §5 calls both QUERY_TOO_COMPLEX.
+// isComplexityError spots gqlparser's limit on nested introspection, a
+// validation rule that runs before our own depth limit sees the query:
+// SPEC §5 calls it QUERY_TOO_COMPLEX, like our own limits' refusals.
 func isComplexityError(e *gqlerror.Error) bool {
 	code, _ := e.Extensions["code"].(string)
-	return e.Err == nil && (code == "COMPLEXITY_LIMIT_EXCEEDED" ||
-		code == errcode.ValidationFailed && e.Rule == rules.MaxIntrospectionDepth.Name)
+	return e.Err == nil && code == errcode.ValidationFailed && e.Rule == rules.MaxIntrospectionDepth.Name
 }
 
 func isValidationError(e *gqlerror.Error) bool {

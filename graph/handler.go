@@ -48,7 +48,7 @@ func NewServer(o Options) *handler.Server {
 		srv.Use(noIntrospection{})
 	}
 	srv.Use(depthLimit{max: o.DepthLimit})
-	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	srv.Use(newComplexityLimit(o.ComplexityLimit))
 	srv.SetErrorPresenter(ErrorPresenter(o.Log))
 	srv.SetRecoverFunc(RecoverFunc(o.Log))
 	if o.OnOperation != nil {

@@ -153,6 +153,28 @@ func TestComplexityLimit(t *testing.T) {
 			}
 		})
 	}
+	// The cost of a query is remembered, but by its variables too: the same
+	// text is cheap with a page of 1 and refused with a page of 100, in
+	// either order and again after the other.
+	t.Run("cost follows the variables", func(t *testing.T) {
+		q := "query Pages($n: Int!) {" + strings.ReplaceAll(nodesOnly.String(), "first: 100", "first: $n") + "}"
+		for _, n := range []int{1, 100, 1, 100} {
+			h.rec.take()
+			r := h.do(t, token, q, map[string]any{"n": n})
+			if n == 100 {
+				mustFail(t, r, "QUERY_TOO_COMPLEX", "")
+				if got := h.rec.take(); len(got) > 0 {
+					t.Errorf("ran SQL before refusing: %q", got)
+				}
+				continue
+			}
+			var data map[string]struct{ Nodes []setJSON }
+			mustOK(t, r, &data)
+			if len(data) != 10 || len(data["a9"].Nodes) != 1 {
+				t.Errorf("first: %d got %d pages (a9 has %d sets), want 10 pages of 1", n, len(data), len(data["a9"].Nodes))
+			}
+		}
+	})
 }
 
 // graphiqlIntrospection is the query GraphiQL 3.8 sends (graphql-js
