@@ -300,6 +300,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
+		// Most strings (titles, photo URLs) need no escaping at all: skip
+		// eight such bytes at a time.
+		for i+8 <= len(s) && !mayNeedEscape(load64(s[i:i+8])) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '\\' && c != '"' {
 			continue
@@ -321,6 +329,32 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// Bytes repeated across a word, for the tests of mayNeedEscape.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = ones * '"'
+	slashs = ones * '\\'
+	spaces = ones * 0x20
+)
+
+// mayNeedEscape reports whether one of the eight bytes of w is a control
+// character, a quote or a backslash: the classic tests for a byte below n,
+// (w - n) &^ w, and for a zero byte, applied to w and to w with quotes and
+// backslashes turned into zeros. A borrow can flag a byte next to a real
+// hit, never when there is none, and the caller then looks byte by byte.
+func mayNeedEscape(w uint64) bool {
+	q, bs := w^quotes, w^slashs
+	return ((w-spaces)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs != 0
+}
+
+// load64 reads 8 bytes as a little-endian word (one load, once inlined).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func appendOptString(b []byte, s *string) []byte {
