@@ -23,7 +23,7 @@ func (s *Store) ImagesBySet(ctx context.Context, setIDs []uuid.UUID) (map[uuid.U
 	ids := slices.Clone(setIDs)
 	slices.SortFunc(ids, compareIDs)
 	sel := s.imagesOf("?::uuid[]", pgdialect.Array(slices.Compact(ids)))
-	if err := s.roundTrip(ctx, statement{sql: sel.String(), scan: scanImages(out)}); err != nil {
+	if err := s.roundTrip(ctx, statement{sql: sel.String(), scan: scanImages(out, len(ids))}); err != nil {
 		return nil, fmt.Errorf("load images of %d sets: %w", len(setIDs), err)
 	}
 	return out, nil

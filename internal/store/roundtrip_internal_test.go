@@ -75,7 +75,7 @@ func TestScanImagesGroupsAnyOrder(t *testing.T) {
 	for _, order := range []string{"i.set_id, i.position", "i.position, i.set_id", "i.image_url DESC", "i.set_id, i.position DESC"} {
 		got := map[uuid.UUID][]*models.SetImage{}
 		sql := `SELECT ` + imageColumns + ` FROM set_images AS i ORDER BY ` + order
-		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
+		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got, 1)}); err != nil {
 			t.Fatal(err)
 		}
 		for i, id := range sets {
@@ -110,7 +110,7 @@ func TestScanImagesGroupsAnyOrder(t *testing.T) {
 	for _, order := range []string{"i.id", "i.id DESC"} {
 		got := map[uuid.UUID][]*models.SetImage{}
 		sql := `SELECT ` + imageColumns + ` FROM set_images AS i WHERE i.position = 7 ORDER BY ` + order
-		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
+		if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got, 3)}); err != nil {
 			t.Fatal(err)
 		}
 		var ids []uuid.UUID
@@ -142,7 +142,7 @@ func TestScanImagesGroupsAnyOrder(t *testing.T) {
 	got := map[uuid.UUID][]*models.SetImage{}
 	sql := `SELECT ` + imageColumns + ` FROM set_images AS i JOIN sets AS s ON s.id = i.set_id
 		WHERE s.title = 'single' ORDER BY i.set_id`
-	if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got)}); err != nil {
+	if err := s.roundTrip(ctx, statement{sql: sql, scan: scanImages(got, 64)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range single {
@@ -192,5 +192,23 @@ func TestMoneyDecodesBinaryNumeric(t *testing.T) {
 	}
 	if _, err := money(nan, new(decimal.Decimal)); err == nil {
 		t.Error("NaN: no error")
+	}
+}
+
+// A slab sized for its result reads a page in one allocation, and one that
+// runs over grows by doubling, not row by row.
+func TestSlabAllocatesByChunk(t *testing.T) {
+	for _, c := range []struct{ expect, rows, allocs int }{
+		{51, 51, 1}, {51, 3, 1}, {50, 135, 2}, {1, 1, 1}, {1, 7, 3}, {0, 1, 1},
+	} {
+		got := testing.AllocsPerRun(10, func() {
+			s := newSlab[[64]byte](c.expect)
+			for range c.rows {
+				s.next()[0] = 1
+			}
+		})
+		if int(got) != c.allocs {
+			t.Errorf("expecting %d, %d rows cost %v allocations, want %d", c.expect, c.rows, got, c.allocs)
+		}
 	}
 }

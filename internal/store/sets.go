@@ -30,7 +30,7 @@ type PageOptions struct {
 func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*SetPage, error) {
 	var rows []*models.Set
 	// One row more than asked tells whether there is a next page.
-	stmts := []statement{{sql: s.pageQuery(q, setColumns, q.Limit+1).String(), scan: scanSets(&rows)}}
+	stmts := []statement{{sql: s.pageQuery(q, setColumns, q.Limit+1).String(), scan: scanSets(&rows, q.Limit+1)}}
 	page := &SetPage{}
 	if opts.Images {
 		// The page's ids are read again inside the images statement, so it
@@ -38,7 +38,9 @@ func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*S
 		// entries that returns exactly the page's sets (and only the user's).
 		page.Images = make(map[uuid.UUID][]*models.SetImage, q.Limit)
 		images := s.imagesOf("ARRAY(?)", s.pageQuery(q, "s.id", q.Limit))
-		stmts = append(stmts, statement{sql: images.String(), scan: scanImages(page.Images)})
+		// Most sets have a photo or a few: a chunk of one image per set,
+		// then one of two, covers most pages.
+		stmts = append(stmts, statement{sql: images.String(), scan: scanImages(page.Images, q.Limit)})
 	}
 	if opts.Count {
 		page.Total = new(int32)
@@ -126,11 +128,14 @@ func (s *Store) SetWithImages(ctx context.Context, user, id uuid.UUID) (*models.
 	return s.setWith(ctx, user, id, true)
 }
 
+// photosPerSet is about how many photos a set has (collections hold 0–6).
+const photosPerSet = 8
+
 func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool) (*models.Set, []*models.SetImage, error) {
 	var sets []*models.Set
 	stmts := []statement{{name: "store.set", args: []string{id.String(), user.String()},
 		sql:  "SELECT " + setColumns + " FROM sets AS s WHERE s.id = $1 AND s.user_id = $2",
-		scan: scanSets(&sets)}}
+		scan: scanSets(&sets, 1)}}
 	images := map[uuid.UUID][]*models.SetImage{}
 	if withImages {
 		// Not scoped to the owner, which would cost a join (a third of
@@ -139,7 +144,7 @@ func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool
 		// set never changes owner.
 		stmts = append(stmts, statement{name: "store.set_images", args: []string{id.String()},
 			sql:  "SELECT " + imageColumns + " FROM set_images AS i WHERE i.set_id = $1 ORDER BY i.position, i.id",
-			scan: scanImages(images)})
+			scan: scanImages(images, photosPerSet)})
 	}
 	if err := s.roundTrip(ctx, stmts...); err != nil {
 		return nil, nil, fmt.Errorf("load set %s: %w", id, err)
