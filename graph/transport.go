@@ -84,8 +84,9 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	if resp.Data != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 {
 		// The usual answer is sent without copying the data (a gallery
 		// page is 70 KB): the closing brace goes into the spare capacity
-		// gqlgen's buffer almost always has, and net/http's buffering
-		// sends the two writes as it would send one.
+		// gqlgen's buffer almost always has (the buffer is this
+		// response's alone), and net/http's buffering sends the two
+		// writes as it would send one.
 		body := append(resp.Data, '}')
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(dataPrefix)+len(body)))

@@ -333,11 +333,11 @@ func appendString(b []byte, s string) []byte {
 
 // Bytes repeated across a word, for the tests of mayNeedEscape.
 const (
-	ones   = 0x0101010101010101
-	highs  = 0x8080808080808080
-	quotes = ones * '"'
-	slashs = ones * '\\'
-	spaces = ones * 0x20
+	ones        = 0x0101010101010101
+	highs       = 0x8080808080808080
+	quotes      = ones * '"'
+	backslashes = ones * '\\'
+	spaces      = ones * 0x20
 )
 
 // mayNeedEscape reports whether one of the eight bytes of w is a control
@@ -346,7 +346,7 @@ const (
 // backslashes turned into zeros. A borrow can flag a byte next to a real
 // hit, never when there is none, and the caller then looks byte by byte.
 func mayNeedEscape(w uint64) bool {
-	q, bs := w^quotes, w^slashs
+	q, bs := w^quotes, w^backslashes
 	return ((w-spaces)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs != 0
 }
 
