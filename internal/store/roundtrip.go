@@ -53,7 +53,7 @@ var binaryResults = []int16{pgx.BinaryFormatCode}
 // function, in order.
 func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
 	if s.reads != nil {
-		if err := s.startRead(ctx); err != nil {
+		if err = s.startRead(ctx); err != nil {
 			return err
 		}
 		defer func() { <-s.reads }()
