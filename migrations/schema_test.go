@@ -76,6 +76,7 @@ func TestSchemaMatchesSpec(t *testing.T) {
 			{"wishlist_item_id", "uuid", false, ""},
 			{"created_at", ts, true, "now()"},
 			{"updated_at", ts, true, "now()"},
+			{"canonical_set_number", "text", false, ""},
 		},
 		"set_images": {
 			{"id", "uuid", true, "gen_random_uuid()"},
@@ -167,6 +168,7 @@ func testIndexes(t *testing.T, db bun.IDB) {
 		"CREATE UNIQUE INDEX sets_pkey ON public.sets USING btree (id)",
 		"CREATE INDEX sets_set_number_idx ON public.sets USING btree (set_number)",
 		"CREATE INDEX sets_theme_idx ON public.sets USING btree (theme)",
+		"CREATE INDEX sets_user_canonical_set_number_idx ON public.sets USING btree (user_id, canonical_set_number)",
 		"CREATE INDEX sets_user_created_at_idx ON public.sets USING btree (user_id, created_at DESC, id DESC)",
 		"CREATE INDEX sets_user_id_idx ON public.sets USING btree (user_id)",
 		"CREATE INDEX sets_user_theme_created_at_idx ON public.sets USING btree (user_id, theme, created_at DESC, id DESC) INCLUDE (piece_count, quantity)",
@@ -181,12 +183,14 @@ func testIndexes(t *testing.T, db bun.IDB) {
 
 // testTriggers checks that updated_at is maintained by the database on both
 // tables that have it, so it moves whoever writes the row, and that every
-// kind of write to sets maintains user_theme_totals, once per statement.
+// kind of write to sets maintains user_theme_totals, once per statement,
+// and the canonical set number (SPEC §7), row by row.
 func testTriggers(t *testing.T, db bun.IDB) {
 	got := mustStrings(t, db, `
 		SELECT pg_get_triggerdef(oid) FROM pg_trigger
 		WHERE NOT tgisinternal ORDER BY tgname COLLATE "C"`)
 	want := []string{
+		"CREATE TRIGGER sets_canonical_set_number BEFORE INSERT OR UPDATE OF set_number, canonical_set_number ON public.sets FOR EACH ROW EXECUTE FUNCTION sets_canonical_set_number()",
 		"CREATE TRIGGER sets_set_updated_at BEFORE UPDATE ON public.sets FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 		"CREATE TRIGGER sets_user_theme_totals_delete AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
 		"CREATE TRIGGER sets_user_theme_totals_insert AFTER INSERT ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
