@@ -86,27 +86,28 @@ type ComplexityRoot struct {
 	}
 
 	Set struct {
-		CreatedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Images         func(childComplexity int) int
-		IsBuilt        func(childComplexity int) int
-		Notes          func(childComplexity int) int
-		PieceCount     func(childComplexity int) int
-		PurchaseDate   func(childComplexity int) int
-		PurchasePrice  func(childComplexity int) int
-		Quantity       func(childComplexity int) int
-		ReleaseDate    func(childComplexity int) int
-		SetNumber      func(childComplexity int) int
-		Shipping       func(childComplexity int) int
-		SourceURL      func(childComplexity int) int
-		Store          func(childComplexity int) int
-		Tags           func(childComplexity int) int
-		Tax            func(childComplexity int) int
-		Theme          func(childComplexity int) int
-		Title          func(childComplexity int) int
-		TotalCost      func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		WishlistItemID func(childComplexity int) int
+		CanonicalSetNumber func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Images             func(childComplexity int) int
+		IsBuilt            func(childComplexity int) int
+		Notes              func(childComplexity int) int
+		PieceCount         func(childComplexity int) int
+		PurchaseDate       func(childComplexity int) int
+		PurchasePrice      func(childComplexity int) int
+		Quantity           func(childComplexity int) int
+		ReleaseDate        func(childComplexity int) int
+		SetNumber          func(childComplexity int) int
+		Shipping           func(childComplexity int) int
+		SourceURL          func(childComplexity int) int
+		Store              func(childComplexity int) int
+		Tags               func(childComplexity int) int
+		Tax                func(childComplexity int) int
+		Theme              func(childComplexity int) int
+		Title              func(childComplexity int) int
+		TotalCost          func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		WishlistItemID     func(childComplexity int) int
 	}
 
 	SetConnection struct {
@@ -402,6 +403,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Themes(childComplexity), true
 
+	case "Set.canonicalSetNumber":
+		if e.ComplexityRoot.Set.CanonicalSetNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Set.CanonicalSetNumber(childComplexity), true
 	case "Set.createdAt":
 		if e.ComplexityRoot.Set.CreatedAt == nil {
 			break
@@ -865,8 +872,15 @@ type Set {
   id: UUID!
   "The set's name, such as \"Millennium Falcon\"."
   title: String!
-  "The set number, such as \"75192-1\"."
+  "The set number as entered (trimmed), such as \"75192\" or \"75192-1\"."
   setNumber: String
+  """
+  The set number's canonical key, which the server derives: the base in lower
+  case, then the variant without leading zeros, variant 1 when none is
+  written ("75192", "75192-1" and "75192-01" are all "75192-1"; "SW0001A" is
+  "sw0001a-1"; "10179-1-1" stays). Null when there is no set number.
+  """
+  canonicalSetNumber: String
   "Where it was bought."
   store: String
   "A web page about the set or the purchase (absolute http(s) URL)."
@@ -925,7 +939,7 @@ type SetImage {
 type CreateSetPayload {
   "The new set."
   set: Set!
-  "My other sets with the same set number (empty when it has none), newest first."
+  "My other sets with the same canonical set number (empty when it has none), newest first, at most 100."
   duplicates: [Set!]!
 }
 
@@ -1013,7 +1027,7 @@ input SetFilter {
   tags: [String!]
   "A case-insensitive substring of the title, set number or notes; % and _ are plain characters."
   search: String
-  "Exactly this set number (after trimming)."
+  "Sets with this set number's canonical key: \"75192\" finds \"75192-1\" and the reverse; \"75192-2\" finds neither."
   setNumber: String
   "Exactly this store."
   store: String
@@ -1229,6 +1243,8 @@ func (ec *executionContext) childFields_Set(ctx context.Context, field graphql.C
 		return ec.fieldContext_Set_title(ctx, field)
 	case "setNumber":
 		return ec.fieldContext_Set_setNumber(ctx, field)
+	case "canonicalSetNumber":
+		return ec.fieldContext_Set_canonicalSetNumber(ctx, field)
 	case "store":
 		return ec.fieldContext_Set_store(ctx, field)
 	case "sourceUrl":
@@ -2767,6 +2783,29 @@ func (ec *executionContext) _Set_setNumber(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Set_setNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
+}
+
+func (ec *executionContext) _Set_canonicalSetNumber(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Set_canonicalSetNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanonicalSetNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Set_canonicalSetNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Set", field, false, false, "String")
 }
 
@@ -5731,6 +5770,11 @@ func (ec *executionContext) _Set(ctx context.Context, sel ast.SelectionSet, obj 
 			}
 		case "setNumber":
 			out.Values[i] = ec._Set_setNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "canonicalSetNumber":
+			out.Values[i] = ec._Set_canonicalSetNumber(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -29,26 +29,29 @@ type User struct {
 type Set struct {
 	bun.BaseModel `bun:"table:sets,alias:s"`
 
-	ID             uuid.UUID        `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
-	UserID         uuid.UUID        `bun:"user_id,notnull,type:uuid"`
-	Title          string           `bun:"title,notnull"`
-	SetNumber      *string          `bun:"set_number"`
-	Store          *string          `bun:"store"`
-	SourceURL      *string          `bun:"source_url"`
-	PieceCount     *int32           `bun:"piece_count"`
-	ReleaseDate    *time.Time       `bun:"release_date,type:timestamp"`
-	Theme          *string          `bun:"theme"`
-	Tags           []string         `bun:"tags,array,notnull,default:'{}'"`
-	Notes          *string          `bun:"notes"`
-	IsBuilt        bool             `bun:"is_built,notnull"`
-	Quantity       int32            `bun:"quantity,notnull"`
-	PurchasePrice  *decimal.Decimal `bun:"purchase_price,type:numeric(10,2)"`
-	Tax            *decimal.Decimal `bun:"tax,type:numeric(10,2)"`
-	Shipping       *decimal.Decimal `bun:"shipping,type:numeric(10,2)"`
-	PurchaseDate   *time.Time       `bun:"purchase_date,type:timestamp"`
-	WishlistItemID *uuid.UUID       `bun:"wishlist_item_id,type:uuid"`
-	CreatedAt      time.Time        `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
-	UpdatedAt      time.Time        `bun:"updated_at,type:timestamp,notnull,nullzero,default:now()"`
+	ID        uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
+	UserID    uuid.UUID `bun:"user_id,notnull,type:uuid"`
+	Title     string    `bun:"title,notnull"`
+	SetNumber *string   `bun:"set_number"`
+	// CanonicalSetNumber is SetNumber's key (SPEC §7), which the database
+	// derives on every write: whatever a writer sends for it is replaced.
+	CanonicalSetNumber *string          `bun:"canonical_set_number"`
+	Store              *string          `bun:"store"`
+	SourceURL          *string          `bun:"source_url"`
+	PieceCount         *int32           `bun:"piece_count"`
+	ReleaseDate        *time.Time       `bun:"release_date,type:timestamp"`
+	Theme              *string          `bun:"theme"`
+	Tags               []string         `bun:"tags,array,notnull,default:'{}'"`
+	Notes              *string          `bun:"notes"`
+	IsBuilt            bool             `bun:"is_built,notnull"`
+	Quantity           int32            `bun:"quantity,notnull"`
+	PurchasePrice      *decimal.Decimal `bun:"purchase_price,type:numeric(10,2)"`
+	Tax                *decimal.Decimal `bun:"tax,type:numeric(10,2)"`
+	Shipping           *decimal.Decimal `bun:"shipping,type:numeric(10,2)"`
+	PurchaseDate       *time.Time       `bun:"purchase_date,type:timestamp"`
+	WishlistItemID     *uuid.UUID       `bun:"wishlist_item_id,type:uuid"`
+	CreatedAt          time.Time        `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
+	UpdatedAt          time.Time        `bun:"updated_at,type:timestamp,notnull,nullzero,default:now()"`
 }
 
 // TotalCost is PurchasePrice + Tax + Shipping, missing parts counting as

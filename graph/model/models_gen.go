@@ -57,7 +57,7 @@ type CreateSetInput struct {
 type CreateSetPayload struct {
 	// The new set.
 	Set *Set `json:"set"`
-	// My other sets with the same set number (empty when it has none), newest first.
+	// My other sets with the same canonical set number (empty when it has none), newest first, at most 100.
 	Duplicates []*Set `json:"duplicates"`
 }
 
@@ -109,7 +109,7 @@ type SetFilter struct {
 	Tags graphql.Omittable[[]string] `json:"tags,omitempty"`
 	// A case-insensitive substring of the title, set number or notes; % and _ are plain characters.
 	Search graphql.Omittable[*string] `json:"search,omitempty"`
-	// Exactly this set number (after trimming).
+	// Sets with this set number's canonical key: "75192" finds "75192-1" and the reverse; "75192-2" finds neither.
 	SetNumber graphql.Omittable[*string] `json:"setNumber,omitempty"`
 	// Exactly this store.
 	Store graphql.Omittable[*string] `json:"store,omitempty"`

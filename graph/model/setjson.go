@@ -192,6 +192,8 @@ func appendSetField(b []byte, s *models.Set, name string) []byte {
 		return appendString(b, s.Title)
 	case "setNumber":
 		return appendOptString(b, s.SetNumber)
+	case "canonicalSetNumber":
+		return appendOptString(b, s.CanonicalSetNumber)
 	case "store":
 		return appendOptString(b, s.Store)
 	case "sourceUrl":

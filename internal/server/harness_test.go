@@ -309,33 +309,34 @@ func mustOKData[T any](t *testing.T, h *harness, token, query string, vars map[s
 }
 
 // setFields selects every field of Set.
-const setFields = `id title setNumber store sourceUrl pieceCount releaseDate theme tags notes
+const setFields = `id title setNumber canonicalSetNumber store sourceUrl pieceCount releaseDate theme tags notes
 	isBuilt quantity purchasePrice tax shipping totalCost purchaseDate wishlistItemId
 	createdAt updatedAt images { id setId imageUrl thumbnailUrl position createdAt }`
 
 // setJSON is a Set as the API returns it.
 type setJSON struct {
-	ID             string      `json:"id"`
-	Title          string      `json:"title"`
-	SetNumber      *string     `json:"setNumber"`
-	Store          *string     `json:"store"`
-	SourceURL      *string     `json:"sourceUrl"`
-	PieceCount     *int        `json:"pieceCount"`
-	ReleaseDate    *string     `json:"releaseDate"`
-	Theme          *string     `json:"theme"`
-	Tags           []string    `json:"tags"`
-	Notes          *string     `json:"notes"`
-	IsBuilt        bool        `json:"isBuilt"`
-	Quantity       int         `json:"quantity"`
-	PurchasePrice  *string     `json:"purchasePrice"`
-	Tax            *string     `json:"tax"`
-	Shipping       *string     `json:"shipping"`
-	TotalCost      *string     `json:"totalCost"`
-	PurchaseDate   *string     `json:"purchaseDate"`
-	WishlistItemID *string     `json:"wishlistItemId"`
-	CreatedAt      string      `json:"createdAt"`
-	UpdatedAt      string      `json:"updatedAt"`
-	Images         []imageJSON `json:"images"`
+	ID                 string      `json:"id"`
+	Title              string      `json:"title"`
+	SetNumber          *string     `json:"setNumber"`
+	CanonicalSetNumber *string     `json:"canonicalSetNumber"`
+	Store              *string     `json:"store"`
+	SourceURL          *string     `json:"sourceUrl"`
+	PieceCount         *int        `json:"pieceCount"`
+	ReleaseDate        *string     `json:"releaseDate"`
+	Theme              *string     `json:"theme"`
+	Tags               []string    `json:"tags"`
+	Notes              *string     `json:"notes"`
+	IsBuilt            bool        `json:"isBuilt"`
+	Quantity           int         `json:"quantity"`
+	PurchasePrice      *string     `json:"purchasePrice"`
+	Tax                *string     `json:"tax"`
+	Shipping           *string     `json:"shipping"`
+	TotalCost          *string     `json:"totalCost"`
+	PurchaseDate       *string     `json:"purchaseDate"`
+	WishlistItemID     *string     `json:"wishlistItemId"`
+	CreatedAt          string      `json:"createdAt"`
+	UpdatedAt          string      `json:"updatedAt"`
+	Images             []imageJSON `json:"images"`
 }
 
 // imageJSON is a SetImage as the API returns it.

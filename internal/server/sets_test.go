@@ -80,7 +80,7 @@ func TestCreateSet(t *testing.T) {
 	t.Run("every field", func(t *testing.T) {
 		got := h.mustCreateSet(t, token, fullInput())
 		want := setJSON{
-			ID: got.ID, Title: "Millennium Falcon™", SetNumber: ptr("75192-1"), Store: ptr("LEGO Store"),
+			ID: got.ID, Title: "Millennium Falcon™", SetNumber: ptr("75192-1"), CanonicalSetNumber: ptr("75192-1"), Store: ptr("LEGO Store"),
 			SourceURL: ptr("https://www.lego.com/product/75192"), PieceCount: ptr(7541),
 			ReleaseDate: ptr("2017-10-01T00:00:00Z"), Theme: ptr("Star Wars"),
 			Tags: []string{"UCS", "Display", "Gift"}, Notes: ptr("Line one\nline two"),
@@ -121,8 +121,8 @@ func TestCreateSet(t *testing.T) {
 
 	t.Run("empty optional strings are stored as null", func(t *testing.T) {
 		got := h.mustCreateSet(t, token, map[string]any{"title": "Blank", "setNumber": "  ", "store": "", "notes": " ", "sourceUrl": ""})
-		if got.SetNumber != nil || got.Store != nil || got.Notes != nil || got.SourceURL != nil {
-			t.Errorf("got setNumber %v store %v notes %v sourceUrl %v, want all null", got.SetNumber, got.Store, got.Notes, got.SourceURL)
+		if got.SetNumber != nil || got.CanonicalSetNumber != nil || got.Store != nil || got.Notes != nil || got.SourceURL != nil {
+			t.Errorf("got setNumber %v canonicalSetNumber %v store %v notes %v sourceUrl %v, want all null", got.SetNumber, got.CanonicalSetNumber, got.Store, got.Notes, got.SourceURL)
 		}
 	})
 

@@ -175,7 +175,8 @@ func (s *Store) trace(ctx context.Context, c *pgx.Conn, stmts []statement) conte
 // scanSets checks before it decodes a row.
 var setColumns, setColumnTypes = columnList(
 	scanned{"s.id", pgtype.UUIDOID}, scanned{"s.user_id", pgtype.UUIDOID}, scanned{"s.title", pgtype.TextOID},
-	scanned{"s.set_number", pgtype.TextOID}, scanned{"s.store", pgtype.TextOID}, scanned{"s.source_url", pgtype.TextOID},
+	scanned{"s.set_number", pgtype.TextOID}, scanned{"s.canonical_set_number", pgtype.TextOID},
+	scanned{"s.store", pgtype.TextOID}, scanned{"s.source_url", pgtype.TextOID},
 	scanned{"s.piece_count", pgtype.Int4OID}, scanned{"s.release_date", pgtype.TimestampOID},
 	scanned{"s.theme", pgtype.TextOID}, scanned{"s.tags", pgtype.TextArrayOID}, scanned{"s.notes", pgtype.TextOID},
 	scanned{"s.is_built", pgtype.BoolOID}, scanned{"s.quantity", pgtype.Int4OID},
@@ -206,13 +207,14 @@ func columnList(cols ...scanned) (string, []uint32) {
 // of their own, where they cost one per non-NULL column (a tenth of a gallery page's CPU went
 // to those allocations and the garbage collection behind them).
 type setRow struct {
-	set                   models.Set
-	setNumber, store, url string
-	theme, notes          string
-	pieceCount            int32
-	released, purchased   time.Time
-	money                 [3]decimal.Decimal
-	wishlist              uuid.UUID
+	set                  models.Set
+	setNumber, canonical string
+	store, url           string
+	theme, notes         string
+	pieceCount           int32
+	released, purchased  time.Time
+	money                [3]decimal.Decimal
+	wishlist             uuid.UUID
 }
 
 // slab hands out zeroed values from chunks: the first as large as the rows
@@ -262,7 +264,8 @@ func scanSets(dst *[]*models.Set, expect int) func(pgx.Rows) error {
 			s := &r.set
 			// In setColumns' order.
 			s.ID, s.UserID, s.Title = d.uuid(), d.uuid(), d.text()
-			s.SetNumber, s.Store, s.SourceURL = d.optText(&r.setNumber), d.optText(&r.store), d.optText(&r.url)
+			s.SetNumber, s.CanonicalSetNumber = d.optText(&r.setNumber), d.optText(&r.canonical)
+			s.Store, s.SourceURL = d.optText(&r.store), d.optText(&r.url)
 			s.PieceCount, s.ReleaseDate = d.optInt4(&r.pieceCount), d.optTimestamp(&r.released)
 			s.Theme, s.Tags, s.Notes = d.optText(&r.theme), d.textArray(), d.optText(&r.notes)
 			s.IsBuilt, s.Quantity = d.bool(), d.int4()

@@ -361,7 +361,9 @@ func applyFilter(q *bun.SelectQuery, user uuid.UUID, f *SetFilter) *bun.SelectQu
 		q = q.Where("(s.title ILIKE ? OR s.set_number ILIKE ? OR s.notes ILIKE ?)", pattern, pattern, pattern)
 	}
 	if f.SetNumber != nil {
-		q = q.Where("s.set_number = ?", *f.SetNumber)
+		// SPEC §7: "75192" finds "75192-1" and the reverse; the index on
+		// (user_id, canonical_set_number) serves it.
+		q = q.Where("s.canonical_set_number = canonical_set_number(?)", *f.SetNumber)
 	}
 	if f.Store != nil {
 		q = q.Where("s.store = ?", *f.Store)

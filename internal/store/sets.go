@@ -158,12 +158,12 @@ func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool
 	return sets[0], images[id], nil
 }
 
-// SameSetNumber returns the user's sets with setNumber other than except,
-// newest first (at most 100).
+// SameSetNumber returns the user's sets whose set number has setNumber's
+// canonical key (SPEC §7), other than except, newest first (at most 100).
 func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber string, except uuid.UUID) ([]*models.Set, error) {
 	var sets []*models.Set
 	err := s.db.NewSelect().Model(&sets).
-		Where("user_id = ? AND set_number = ? AND id <> ?", user, setNumber, except).
+		Where("user_id = ? AND canonical_set_number = canonical_set_number(?) AND id <> ?", user, setNumber, except).
 		OrderExpr("created_at DESC, id DESC").Limit(100).Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("find sets numbered %q: %w", setNumber, err)
