@@ -61,8 +61,15 @@ if [ "${RESEED:-1}" = 1 ] || ! psql -X -qAt -d "$DB" -c 'select 1 from sets limi
   log "database $DB: our migrations, then the anchor's data"
   psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "drop database if exists $DB with (force)"
   DATABASE_URL=$URL "$WORK/sets" db migrate
+  # The anchor's data gives 8% of sets a random wishlist_item_id, written
+  # when the column had no foreign key; since migration 20261205000300 the
+  # database refuses an id that is no wishlist item of the set's owner, so
+  # the load leaves those ids out (the reads measured do not depend on them).
+  grep -q 'case when random() < 0.08 then gen_random_uuid() end' "$A/seed.sql" ||
+    { echo "the anchor's seed.sql changed: check its wishlist_item_id line" >&2; exit 1; }
+  sed 's/case when random() < 0.08 then gen_random_uuid() end/null::uuid/' "$A/seed.sql" >"$WORK/seed.sql"
   time psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -v users="${USERS:-1000}" -v sets="${SETS:-200000}" \
-    -v heavy_sets="${HEAVY_SETS:-5000}" -f "$A/seed.sql"
+    -v heavy_sets="${HEAVY_SETS:-5000}" -f "$WORK/seed.sql"
   psql -X -q -d "$DB" -c "vacuum (analyze)"
   # Write the load's dirty pages out now: left to the checkpointer, they
   # were charged to the first measured run as PostgreSQL CPU.

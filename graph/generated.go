@@ -41,6 +41,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AcquireWishlistItemPayload struct {
+		Set          func(childComplexity int) int
+		WishlistItem func(childComplexity int) int
+	}
+
 	CollectionStats struct {
 		BuiltCount    func(childComplexity int) int
 		ByTheme       func(childComplexity int) int
@@ -60,13 +65,17 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddSetImage      func(childComplexity int, setID uuid.UUID, input model.SetImageInput) int
-		CreateSet        func(childComplexity int, input model.CreateSetInput) int
-		DeleteSet        func(childComplexity int, id uuid.UUID) int
-		DeleteSetImage   func(childComplexity int, id uuid.UUID) int
-		ReorderSetImages func(childComplexity int, setID uuid.UUID, imageIds []uuid.UUID) int
-		UpdateSet        func(childComplexity int, id uuid.UUID, input model.UpdateSetInput) int
-		UpdateSetImage   func(childComplexity int, id uuid.UUID, input model.UpdateSetImageInput) int
+		AcquireWishlistItem func(childComplexity int, id uuid.UUID, input *model.CreateSetInput) int
+		AddSetImage         func(childComplexity int, setID uuid.UUID, input model.SetImageInput) int
+		AddWishlistItem     func(childComplexity int, input model.WishlistItemInput) int
+		CreateSet           func(childComplexity int, input model.CreateSetInput) int
+		DeleteSet           func(childComplexity int, id uuid.UUID) int
+		DeleteSetImage      func(childComplexity int, id uuid.UUID) int
+		DeleteWishlistItem  func(childComplexity int, id uuid.UUID) int
+		ReorderSetImages    func(childComplexity int, setID uuid.UUID, imageIds []uuid.UUID) int
+		UpdateSet           func(childComplexity int, id uuid.UUID, input model.UpdateSetInput) int
+		UpdateSetImage      func(childComplexity int, id uuid.UUID, input model.UpdateSetImageInput) int
+		UpdateWishlistItem  func(childComplexity int, id uuid.UUID, input model.UpdateWishlistItemInput) int
 	}
 
 	PageInfo struct {
@@ -83,6 +92,8 @@ type ComplexityRoot struct {
 		Sets            func(childComplexity int, filter *model.SetFilter, orderBy []*model.SetOrder, first *int32, after *string, last *int32, before *string) int
 		Tags            func(childComplexity int) int
 		Themes          func(childComplexity int) int
+		Wishlist        func(childComplexity int, filter *model.WishlistFilter, orderBy []*model.WishlistOrder, first *int32, after *string, last *int32, before *string) int
+		WishlistItem    func(childComplexity int, id uuid.UUID) int
 	}
 
 	Set struct {
@@ -107,6 +118,7 @@ type ComplexityRoot struct {
 		Title              func(childComplexity int) int
 		TotalCost          func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
+		WishlistItem       func(childComplexity int) int
 		WishlistItemID     func(childComplexity int) int
 	}
 
@@ -148,6 +160,33 @@ type ComplexityRoot struct {
 		Email       func(childComplexity int) int
 		ID          func(childComplexity int) int
 	}
+
+	WishlistItem struct {
+		AcquiredAt         func(childComplexity int) int
+		CanonicalSetNumber func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Notes              func(childComplexity int) int
+		OwnedCount         func(childComplexity int) int
+		Priority           func(childComplexity int) int
+		SetNumber          func(childComplexity int) int
+		TargetPrice        func(childComplexity int) int
+		Theme              func(childComplexity int) int
+		Title              func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+	}
+
+	WishlistItemConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	WishlistItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -162,6 +201,10 @@ type MutationResolver interface {
 	UpdateSetImage(ctx context.Context, id uuid.UUID, input model.UpdateSetImageInput) (*models.SetImage, error)
 	DeleteSetImage(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
 	ReorderSetImages(ctx context.Context, setID uuid.UUID, imageIds []uuid.UUID) ([]*models.SetImage, error)
+	AddWishlistItem(ctx context.Context, input model.WishlistItemInput) (*models.WishlistItem, error)
+	UpdateWishlistItem(ctx context.Context, id uuid.UUID, input model.UpdateWishlistItemInput) (*models.WishlistItem, error)
+	DeleteWishlistItem(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
+	AcquireWishlistItem(ctx context.Context, id uuid.UUID, input *model.CreateSetInput) (*model.AcquireWishlistItemPayload, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
@@ -170,6 +213,8 @@ type QueryResolver interface {
 	Themes(ctx context.Context) ([]*store.ThemeSummary, error)
 	Tags(ctx context.Context) ([]*store.TagSummary, error)
 	CollectionStats(ctx context.Context, filter *model.SetFilter) (*store.Stats, error)
+	Wishlist(ctx context.Context, filter *model.WishlistFilter, orderBy []*model.WishlistOrder, first *int32, after *string, last *int32, before *string) (*model.WishlistItemConnection, error)
+	WishlistItem(ctx context.Context, id uuid.UUID) (*models.WishlistItem, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -189,6 +234,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AcquireWishlistItemPayload.set":
+		if e.ComplexityRoot.AcquireWishlistItemPayload.Set == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcquireWishlistItemPayload.Set(childComplexity), true
+	case "AcquireWishlistItemPayload.wishlistItem":
+		if e.ComplexityRoot.AcquireWishlistItemPayload.WishlistItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcquireWishlistItemPayload.WishlistItem(childComplexity), true
 
 	case "CollectionStats.builtCount":
 		if e.ComplexityRoot.CollectionStats.BuiltCount == nil {
@@ -247,6 +305,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeletePayload.DeletedID(childComplexity), true
 
+	case "Mutation.acquireWishlistItem":
+		if e.ComplexityRoot.Mutation.AcquireWishlistItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acquireWishlistItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcquireWishlistItem(childComplexity, args["id"].(uuid.UUID), args["input"].(*model.CreateSetInput)), true
 	case "Mutation.addSetImage":
 		if e.ComplexityRoot.Mutation.AddSetImage == nil {
 			break
@@ -258,6 +327,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddSetImage(childComplexity, args["setId"].(uuid.UUID), args["input"].(model.SetImageInput)), true
+	case "Mutation.addWishlistItem":
+		if e.ComplexityRoot.Mutation.AddWishlistItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addWishlistItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddWishlistItem(childComplexity, args["input"].(model.WishlistItemInput)), true
 	case "Mutation.createSet":
 		if e.ComplexityRoot.Mutation.CreateSet == nil {
 			break
@@ -291,6 +371,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSetImage(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.deleteWishlistItem":
+		if e.ComplexityRoot.Mutation.DeleteWishlistItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWishlistItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWishlistItem(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.reorderSetImages":
 		if e.ComplexityRoot.Mutation.ReorderSetImages == nil {
 			break
@@ -324,6 +415,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateSetImage(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateSetImageInput)), true
+	case "Mutation.updateWishlistItem":
+		if e.ComplexityRoot.Mutation.UpdateWishlistItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWishlistItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWishlistItem(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateWishlistItemInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -402,6 +504,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Themes(childComplexity), true
+	case "Query.wishlist":
+		if e.ComplexityRoot.Query.Wishlist == nil {
+			break
+		}
+
+		args, err := ec.field_Query_wishlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Wishlist(childComplexity, args["filter"].(*model.WishlistFilter), args["orderBy"].([]*model.WishlistOrder), args["first"].(*int32), args["after"].(*string), args["last"].(*int32), args["before"].(*string)), true
+	case "Query.wishlistItem":
+		if e.ComplexityRoot.Query.WishlistItem == nil {
+			break
+		}
+
+		args, err := ec.field_Query_wishlistItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WishlistItem(childComplexity, args["id"].(uuid.UUID)), true
 
 	case "Set.canonicalSetNumber":
 		if e.ComplexityRoot.Set.CanonicalSetNumber == nil {
@@ -529,6 +653,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Set.UpdatedAt(childComplexity), true
+	case "Set.wishlistItem":
+		if e.ComplexityRoot.Set.WishlistItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Set.WishlistItem(childComplexity), true
 	case "Set.wishlistItemId":
 		if e.ComplexityRoot.Set.WishlistItemID == nil {
 			break
@@ -668,6 +798,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
 
+	case "WishlistItem.acquiredAt":
+		if e.ComplexityRoot.WishlistItem.AcquiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.AcquiredAt(childComplexity), true
+	case "WishlistItem.canonicalSetNumber":
+		if e.ComplexityRoot.WishlistItem.CanonicalSetNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.CanonicalSetNumber(childComplexity), true
+	case "WishlistItem.createdAt":
+		if e.ComplexityRoot.WishlistItem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.CreatedAt(childComplexity), true
+	case "WishlistItem.id":
+		if e.ComplexityRoot.WishlistItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.ID(childComplexity), true
+	case "WishlistItem.notes":
+		if e.ComplexityRoot.WishlistItem.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.Notes(childComplexity), true
+	case "WishlistItem.ownedCount":
+		if e.ComplexityRoot.WishlistItem.OwnedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.OwnedCount(childComplexity), true
+	case "WishlistItem.priority":
+		if e.ComplexityRoot.WishlistItem.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.Priority(childComplexity), true
+	case "WishlistItem.setNumber":
+		if e.ComplexityRoot.WishlistItem.SetNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.SetNumber(childComplexity), true
+	case "WishlistItem.targetPrice":
+		if e.ComplexityRoot.WishlistItem.TargetPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.TargetPrice(childComplexity), true
+	case "WishlistItem.theme":
+		if e.ComplexityRoot.WishlistItem.Theme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.Theme(childComplexity), true
+	case "WishlistItem.title":
+		if e.ComplexityRoot.WishlistItem.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.Title(childComplexity), true
+	case "WishlistItem.updatedAt":
+		if e.ComplexityRoot.WishlistItem.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItem.UpdatedAt(childComplexity), true
+
+	case "WishlistItemConnection.edges":
+		if e.ComplexityRoot.WishlistItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItemConnection.Edges(childComplexity), true
+	case "WishlistItemConnection.nodes":
+		if e.ComplexityRoot.WishlistItemConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItemConnection.Nodes(childComplexity), true
+	case "WishlistItemConnection.pageInfo":
+		if e.ComplexityRoot.WishlistItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItemConnection.PageInfo(childComplexity), true
+	case "WishlistItemConnection.totalCount":
+		if e.ComplexityRoot.WishlistItemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItemConnection.TotalCount(childComplexity), true
+
+	case "WishlistItemEdge.cursor":
+		if e.ComplexityRoot.WishlistItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItemEdge.Cursor(childComplexity), true
+	case "WishlistItemEdge.node":
+		if e.ComplexityRoot.WishlistItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WishlistItemEdge.Node(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -683,6 +924,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetOrder", ec.unmarshalInputSetOrder),
 			graphql.NewInputUnmarshaler("UpdateSetImageInput", ec.unmarshalInputUpdateSetImageInput),
 			graphql.NewInputUnmarshaler("UpdateSetInput", ec.unmarshalInputUpdateSetInput),
+			graphql.NewInputUnmarshaler("UpdateWishlistItemInput", ec.unmarshalInputUpdateWishlistItemInput),
+			graphql.NewInputUnmarshaler("WishlistFilter", ec.unmarshalInputWishlistFilter),
+			graphql.NewInputUnmarshaler("WishlistItemInput", ec.unmarshalInputWishlistItemInput),
+			graphql.NewInputUnmarshaler("WishlistOrder", ec.unmarshalInputWishlistOrder),
 		)
 	}
 	first := true
@@ -818,6 +1063,29 @@ type Query {
 
   "Totals over my sets, or over those matching filter."
   collectionStats("Only sets matching every given condition." filter: SetFilter): CollectionStats!
+
+  """
+  My wishlist, filtered and ordered, as a Relay connection with keyset
+  cursors, under the same rules as sets: default order CREATED_AT DESC, the
+  item's id ends every order, NULLs sort last both ways, first/last 0–100.
+  """
+  wishlist(
+    "Only items matching every given condition."
+    filter: WishlistFilter
+    "Sort keys, most significant first (at most 3, each field at most once). Default: CREATED_AT DESC."
+    orderBy: [WishlistOrder!]
+    "Page forward: at most this many items after ` + "`" + `after` + "`" + `. 0–100; default 20 when neither first nor last is given."
+    first: Int
+    "A cursor from an earlier answer to page forward from."
+    after: String
+    "Page backward: at most this many items before ` + "`" + `before` + "`" + `. 0–100."
+    last: Int
+    "A cursor from an earlier answer to page backward from."
+    before: String
+  ): WishlistItemConnection!
+
+  "One of my wishlist items, or null when it does not exist or is not mine."
+  wishlistItem("The item's id." id: UUID!): WishlistItem
 }
 
 """
@@ -852,6 +1120,155 @@ type Mutation {
   ids, each once; they get positions 0..n-1 in the given order.
   """
   reorderSetImages("The set whose images to reorder." setId: UUID!, "All of the set's image ids in the new order." imageIds: [UUID!]!): [SetImage!]!
+
+  "Add a set I want to my wishlist."
+  addWishlistItem("The new item." input: WishlistItemInput!): WishlistItem!
+
+  """
+  Change one of my wishlist items. A patch, as updateSet: an omitted field is
+  unchanged, null clears a nullable field, null for title or priority is
+  BAD_USER_INPUT.
+  """
+  updateWishlistItem("The item to change." id: UUID!, "The fields to change." input: UpdateWishlistItemInput!): WishlistItem!
+
+  "Delete one of my wishlist items. Sets that fulfilled it stay, their wishlistItemId cleared."
+  deleteWishlistItem("The item to delete." id: UUID!): DeletePayload!
+
+  """
+  I got it: in one transaction, create a set from one of my wishlist items,
+  link it to the item and set the item's acquiredAt. The set's title, set
+  number and theme come from the item unless input gives them (a field given
+  as null stays null); everything else is as in createSet. An item already
+  acquired is BAD_USER_INPUT on id (clear its acquiredAt to acquire it again).
+  """
+  acquireWishlistItem("The item I got." id: UUID!, "The new set; without it, the item's title, set number and theme." input: CreateSetInput): AcquireWishlistItemPayload!
+}
+
+"A set I want."
+type WishlistItem {
+  "The item's id."
+  id: UUID!
+  "The set's name."
+  title: String!
+  "The set number as entered (trimmed)."
+  setNumber: String
+  "The set number's canonical key, as Set.canonicalSetNumber."
+  canonicalSetNumber: String
+  "The set's theme."
+  theme: String
+  "How much I want it: 1 (most) to 5 (least)."
+  priority: Int!
+  "The most I mean to pay."
+  targetPrice: Decimal
+  "Free text."
+  notes: String
+  "When I got it (acquireWishlistItem sets it); null while I still want it."
+  acquiredAt: DateTime
+  "How many of my sets have this item's canonical set number (0 without a set number)."
+  ownedCount: Int!
+  "When the item was added."
+  createdAt: DateTime!
+  "When the item last changed."
+  updatedAt: DateTime!
+}
+
+"A page of wishlist items (Relay connection)."
+type WishlistItemConnection {
+  "The items of this page, each with its cursor."
+  edges: [WishlistItemEdge!]!
+  "The items of this page (the same as edges' nodes)."
+  nodes: [WishlistItem!]!
+  "Where this page sits in the whole list."
+  pageInfo: PageInfo!
+  "How many items match the filter in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"A wishlist item and its cursor."
+type WishlistItemEdge {
+  "An opaque cursor: pass it as after or before (with the same orderBy) to page from this item."
+  cursor: String!
+  "The item."
+  node: WishlistItem!
+}
+
+"What acquireWishlistItem made."
+type AcquireWishlistItemPayload {
+  "The new set, linked to the item."
+  set: Set!
+  "The item, now acquired."
+  wishlistItem: WishlistItem!
+}
+
+"Conditions on wishlist items; all given conditions must hold."
+input WishlistFilter {
+  "Exactly this theme."
+  theme: String
+  "A case-insensitive substring of the title, set number or notes; % and _ are plain characters."
+  search: String
+  "Acquired (true) or still wanted (false)."
+  acquired: Boolean
+  "Exactly this priority (1–5)."
+  priority: Int
+}
+
+"One sort key of the wishlist."
+input WishlistOrder {
+  "What to sort by."
+  field: WishlistOrderField!
+  "Which way."
+  direction: OrderDirection!
+}
+
+"What wishlist items can be sorted by."
+enum WishlistOrderField {
+  "When the item was added."
+  CREATED_AT
+  "The priority (ASC: most wanted first)."
+  PRIORITY
+  "The title."
+  TITLE
+  "The target price."
+  TARGET_PRICE
+}
+
+"""
+A new wishlist item. Strings are trimmed, with the limits of CreateSetInput's
+fields of the same name; violations fail with BAD_USER_INPUT naming the field.
+"""
+input WishlistItemInput {
+  "1–300 characters."
+  title: String!
+  "At most 50 characters."
+  setNumber: String
+  "At most 100 characters."
+  theme: String
+  "1 (most wanted) to 5; default 3."
+  priority: Int
+  "0 to 99999999.99, at most two decimals."
+  targetPrice: Decimal
+  "At most 10,000 characters."
+  notes: String
+  "When I got it, if I already did (years 1900–2100)."
+  acquiredAt: DateTime
+}
+
+"Changes to a wishlist item; the limits are WishlistItemInput's."
+input UpdateWishlistItemInput {
+  "1–300 characters; not null."
+  title: String
+  "At most 50 characters."
+  setNumber: String
+  "At most 100 characters."
+  theme: String
+  "1 to 5; not null."
+  priority: Int
+  "0 to 99999999.99, at most two decimals."
+  targetPrice: Decimal
+  "At most 10,000 characters."
+  notes: String
+  "When I got it; null: I want it again."
+  acquiredAt: DateTime
 }
 
 "A collector."
@@ -911,6 +1328,8 @@ type Set {
   purchaseDate: DateTime
   "The wishlist item this entry fulfilled, if any."
   wishlistItemId: UUID
+  "That wishlist item, if any (null when the entry fulfils none)."
+  wishlistItem: WishlistItem
   "When the entry was created."
   createdAt: DateTime!
   "When the entry last changed."
@@ -1114,7 +1533,11 @@ input CreateSetInput {
   shipping: Decimal
   "Within the years 1949–2100."
   purchaseDate: DateTime
-  "The wishlist item this entry fulfils."
+  """
+  The wishlist item this entry fulfils: one of my wishlist items, else
+  NOT_FOUND on input.wishlistItemId and nothing is written (before the
+  wishlist existed any UUID was accepted).
+  """
   wishlistItemId: UUID
   "Photos, in order unless positions are given (at most 50)."
   images: [SetImageInput!]
@@ -1156,7 +1579,10 @@ input UpdateSetInput {
   shipping: Decimal
   "Within the years 1949–2100."
   purchaseDate: DateTime
-  "The wishlist item this entry fulfils."
+  """
+  The wishlist item this entry fulfils: one of my wishlist items, else
+  NOT_FOUND on input.wishlistItemId and nothing is changed; null unlinks it.
+  """
   wishlistItemId: UUID
 }
 
@@ -1184,6 +1610,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AcquireWishlistItemPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "set":
+		return ec.fieldContext_AcquireWishlistItemPayload_set(ctx, field)
+	case "wishlistItem":
+		return ec.fieldContext_AcquireWishlistItemPayload_wishlistItem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcquireWishlistItemPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_CollectionStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1275,6 +1711,8 @@ func (ec *executionContext) childFields_Set(ctx context.Context, field graphql.C
 		return ec.fieldContext_Set_purchaseDate(ctx, field)
 	case "wishlistItemId":
 		return ec.fieldContext_Set_wishlistItemId(ctx, field)
+	case "wishlistItem":
+		return ec.fieldContext_Set_wishlistItem(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Set_createdAt(ctx, field)
 	case "updatedAt":
@@ -1361,6 +1799,60 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+}
+
+func (ec *executionContext) childFields_WishlistItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WishlistItem_id(ctx, field)
+	case "title":
+		return ec.fieldContext_WishlistItem_title(ctx, field)
+	case "setNumber":
+		return ec.fieldContext_WishlistItem_setNumber(ctx, field)
+	case "canonicalSetNumber":
+		return ec.fieldContext_WishlistItem_canonicalSetNumber(ctx, field)
+	case "theme":
+		return ec.fieldContext_WishlistItem_theme(ctx, field)
+	case "priority":
+		return ec.fieldContext_WishlistItem_priority(ctx, field)
+	case "targetPrice":
+		return ec.fieldContext_WishlistItem_targetPrice(ctx, field)
+	case "notes":
+		return ec.fieldContext_WishlistItem_notes(ctx, field)
+	case "acquiredAt":
+		return ec.fieldContext_WishlistItem_acquiredAt(ctx, field)
+	case "ownedCount":
+		return ec.fieldContext_WishlistItem_ownedCount(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WishlistItem_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_WishlistItem_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WishlistItem", field.Name)
+}
+
+func (ec *executionContext) childFields_WishlistItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WishlistItemConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_WishlistItemConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WishlistItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WishlistItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WishlistItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WishlistItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WishlistItemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WishlistItemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WishlistItemEdge", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1479,6 +1971,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_acquireWishlistItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.CreateSetInput, error) {
+			return ec.unmarshalOCreateSetInput2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCreateSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addSetImage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1498,6 +2012,20 @@ func (ec *executionContext) field_Mutation_addSetImage_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addWishlistItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.WishlistItemInput, error) {
+			return ec.unmarshalNWishlistItemInput2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -1530,6 +2058,20 @@ func (ec *executionContext) field_Mutation_deleteSetImage_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_deleteSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteWishlistItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -1609,6 +2151,28 @@ func (ec *executionContext) field_Mutation_updateSet_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateWishlistItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateWishlistItemInput, error) {
+			return ec.unmarshalNUpdateWishlistItemInput2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐUpdateWishlistItemInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1665,6 +2229,74 @@ func (ec *executionContext) field_Query_sets_args(ctx context.Context, rawArgs m
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
 		func(ctx context.Context, v any) ([]*model.SetOrder, error) {
 			return ec.unmarshalOSetOrder2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSetOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int32, error) {
+			return ec.unmarshalOInt2ᚖint32(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int32, error) {
+			return ec.unmarshalOInt2ᚖint32(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_wishlistItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_wishlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.WishlistFilter, error) {
+			return ec.unmarshalOWishlistFilter2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*model.WishlistOrder, error) {
+			return ec.unmarshalOWishlistOrder2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrderᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1778,6 +2410,70 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AcquireWishlistItemPayload_set(ctx context.Context, field graphql.CollectedField, obj *model.AcquireWishlistItemPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcquireWishlistItemPayload_set(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Set, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Set) graphql.Marshaler {
+			return ec.marshalNSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcquireWishlistItemPayload_set(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcquireWishlistItemPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Set(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AcquireWishlistItemPayload_wishlistItem(ctx context.Context, field graphql.CollectedField, obj *model.AcquireWishlistItemPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcquireWishlistItemPayload_wishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WishlistItem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalNWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcquireWishlistItemPayload_wishlistItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcquireWishlistItemPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _CollectionStats_setCount(ctx context.Context, field graphql.CollectedField, obj *store.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2321,6 +3017,182 @@ func (ec *executionContext) fieldContext_Mutation_reorderSetImages(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addWishlistItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addWishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddWishlistItem(ctx, fc.Args["input"].(model.WishlistItemInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalNWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addWishlistItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addWishlistItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateWishlistItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateWishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateWishlistItem(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateWishlistItemInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalNWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateWishlistItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateWishlistItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteWishlistItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteWishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteWishlistItem(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteWishlistItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteWishlistItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acquireWishlistItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acquireWishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcquireWishlistItem(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(*model.CreateSetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AcquireWishlistItemPayload) graphql.Marshaler {
+			return ec.marshalNAcquireWishlistItemPayload2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐAcquireWishlistItemPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acquireWishlistItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AcquireWishlistItemPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acquireWishlistItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2635,6 +3507,94 @@ func (ec *executionContext) fieldContext_Query_collectionStats(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_collectionStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_wishlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_wishlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Wishlist(ctx, fc.Args["filter"].(*model.WishlistFilter), fc.Args["orderBy"].([]*model.WishlistOrder), fc.Args["first"].(*int32), fc.Args["after"].(*string), fc.Args["last"].(*int32), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WishlistItemConnection) graphql.Marshaler {
+			return ec.marshalNWishlistItemConnection2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_wishlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_wishlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_wishlistItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_wishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WishlistItem(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalOWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_wishlistItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_wishlistItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3152,6 +4112,38 @@ func (ec *executionContext) _Set_wishlistItemId(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Set_wishlistItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Set", field, false, false, "UUID")
+}
+
+func (ec *executionContext) _Set_wishlistItem(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Set_wishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WishlistItem(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalOWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Set_wishlistItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Set",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Set_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Set) (ret graphql.Marshaler) {
@@ -3749,6 +4741,456 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WishlistItem_id(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "UUID")
+}
+
+func (ec *executionContext) _WishlistItem_title(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _WishlistItem_setNumber(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_setNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SetNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_setNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _WishlistItem_canonicalSetNumber(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_canonicalSetNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanonicalSetNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_canonicalSetNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _WishlistItem_theme(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_theme(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Theme, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_theme(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _WishlistItem_priority(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WishlistItem_targetPrice(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_targetPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *decimal.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_targetPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _WishlistItem_notes(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_notes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_notes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _WishlistItem_acquiredAt(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_acquiredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcquiredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_acquiredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WishlistItem_ownedCount(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_ownedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_ownedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WishlistItem_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WishlistItem_updatedAt(ctx context.Context, field graphql.CollectedField, obj *models.WishlistItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItem_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItem_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItem", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WishlistItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.WishlistItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItemConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WishlistItemEdge) graphql.Marshaler {
+			return ec.marshalNWishlistItemEdge2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItemConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WishlistItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItemEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WishlistItemConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.WishlistItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItemConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.WishlistItem) graphql.Marshaler {
+			return ec.marshalNWishlistItem2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItemConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WishlistItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WishlistItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.WishlistItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItemConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItemConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WishlistItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WishlistItemConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WishlistItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItemConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItemConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItemConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WishlistItemEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WishlistItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItemEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WishlistItemEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WishlistItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.WishlistItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WishlistItemEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalNWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WishlistItemEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WishlistItemEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -5391,6 +6833,286 @@ func UnmarshalUpdateSetInput(ctx context.Context, raw any) (model.UpdateSetInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateWishlistItemInput(ctx context.Context, obj any) (model.UpdateWishlistItemInput, error) {
+	var it model.UpdateWishlistItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "setNumber", "theme", "priority", "targetPrice", "notes", "acquiredAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = graphql.OmittableOf(data)
+		case "setNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("setNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SetNumber = graphql.OmittableOf(data)
+		case "theme":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("theme"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Theme = graphql.OmittableOf(data)
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint32(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = graphql.OmittableOf(data)
+		case "targetPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetPrice"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetPrice = graphql.OmittableOf(data)
+		case "notes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notes"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Notes = graphql.OmittableOf(data)
+		case "acquiredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acquiredAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcquiredAt = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateWishlistItemInput unmarshals raw into the UpdateWishlistItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateWishlistItemInput(ctx context.Context, raw any) (model.UpdateWishlistItemInput, error) {
+	var out model.UpdateWishlistItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateWishlistItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWishlistFilter(ctx context.Context, obj any) (model.WishlistFilter, error) {
+	var it model.WishlistFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"theme", "search", "acquired", "priority"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "theme":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("theme"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Theme = graphql.OmittableOf(data)
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = graphql.OmittableOf(data)
+		case "acquired":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acquired"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Acquired = graphql.OmittableOf(data)
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint32(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWishlistFilter unmarshals raw into the WishlistFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWishlistFilter(ctx context.Context, raw any) (model.WishlistFilter, error) {
+	var out model.WishlistFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WishlistFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWishlistItemInput(ctx context.Context, obj any) (model.WishlistItemInput, error) {
+	var it model.WishlistItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "setNumber", "theme", "priority", "targetPrice", "notes", "acquiredAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "setNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("setNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SetNumber = graphql.OmittableOf(data)
+		case "theme":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("theme"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Theme = graphql.OmittableOf(data)
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint32(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = graphql.OmittableOf(data)
+		case "targetPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetPrice"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecimalᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetPrice = graphql.OmittableOf(data)
+		case "notes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notes"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Notes = graphql.OmittableOf(data)
+		case "acquiredAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acquiredAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcquiredAt = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWishlistItemInput unmarshals raw into the WishlistItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWishlistItemInput(ctx context.Context, raw any) (model.WishlistItemInput, error) {
+	var out model.WishlistItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WishlistItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWishlistOrder(ctx context.Context, obj any) (model.WishlistOrder, error) {
+	var it model.WishlistOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNWishlistOrderField2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWishlistOrder unmarshals raw into the WishlistOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWishlistOrder(ctx context.Context, raw any) (model.WishlistOrder, error) {
+	var out model.WishlistOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WishlistOrder", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -5398,6 +7120,44 @@ func UnmarshalUpdateSetInput(ctx context.Context, raw any) (model.UpdateSetInput
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var acquireWishlistItemPayloadImplementors = []string{"AcquireWishlistItemPayload"}
+
+func (ec *executionContext) _AcquireWishlistItemPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcquireWishlistItemPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, acquireWishlistItemPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AcquireWishlistItemPayload")
+		case "set":
+			out.Values[i] = ec._AcquireWishlistItemPayload_set(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "wishlistItem":
+			out.Values[i] = ec._AcquireWishlistItemPayload_wishlistItem(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var collectionStatsImplementors = []string{"CollectionStats"}
 
@@ -5596,6 +7356,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addWishlistItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addWishlistItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateWishlistItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateWishlistItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteWishlistItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteWishlistItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acquireWishlistItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acquireWishlistItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5715,6 +7503,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_collectionStats(ctx, field)
+				})
+		case "wishlist":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_wishlist(ctx, field)
+				})
+		case "wishlistItem":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_wishlistItem(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -5853,6 +7653,12 @@ func (ec *executionContext) _Set(ctx context.Context, sel ast.SelectionSet, obj 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "wishlistItem":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Set_wishlistItem(ctx, field, obj)
+				})
 		case "createdAt":
 			out.Values[i] = ec._Set_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -6139,6 +7945,180 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "createdAt":
 			out.Values[i] = ec._User_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var wishlistItemImplementors = []string{"WishlistItem"}
+
+func (ec *executionContext) _WishlistItem(ctx context.Context, sel ast.SelectionSet, obj *models.WishlistItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, wishlistItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WishlistItem")
+		case "id":
+			out.Values[i] = ec._WishlistItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._WishlistItem_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setNumber":
+			out.Values[i] = ec._WishlistItem_setNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "canonicalSetNumber":
+			out.Values[i] = ec._WishlistItem_canonicalSetNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "theme":
+			out.Values[i] = ec._WishlistItem_theme(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "priority":
+			out.Values[i] = ec._WishlistItem_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetPrice":
+			out.Values[i] = ec._WishlistItem_targetPrice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "notes":
+			out.Values[i] = ec._WishlistItem_notes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "acquiredAt":
+			out.Values[i] = ec._WishlistItem_acquiredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ownedCount":
+			out.Values[i] = ec._WishlistItem_ownedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._WishlistItem_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._WishlistItem_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var wishlistItemConnectionImplementors = []string{"WishlistItemConnection"}
+
+func (ec *executionContext) _WishlistItemConnection(ctx context.Context, sel ast.SelectionSet, obj *model.WishlistItemConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, wishlistItemConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WishlistItemConnection")
+		case "edges":
+			out.Values[i] = ec._WishlistItemConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._WishlistItemConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._WishlistItemConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._WishlistItemConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var wishlistItemEdgeImplementors = []string{"WishlistItemEdge"}
+
+func (ec *executionContext) _WishlistItemEdge(ctx context.Context, sel ast.SelectionSet, obj *model.WishlistItemEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, wishlistItemEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WishlistItemEdge")
+		case "cursor":
+			out.Values[i] = ec._WishlistItemEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._WishlistItemEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6521,6 +8501,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAcquireWishlistItemPayload2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐAcquireWishlistItemPayload(ctx context.Context, sel ast.SelectionSet, v *model.AcquireWishlistItemPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AcquireWishlistItemPayload!")
+		return graphql.Null
+	}
+	return ec._AcquireWishlistItemPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6873,12 +8861,93 @@ func (ec *executionContext) unmarshalNUpdateSetInput2githubᚗcomᚋbrickgallery
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateWishlistItemInput2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐUpdateWishlistItemInput(ctx context.Context, v any) (model.UpdateWishlistItemInput, error) {
+	res, err := ec.unmarshalInputUpdateWishlistItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWishlistItem2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.WishlistItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx context.Context, sel ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WishlistItem!")
+		return graphql.Null
+	}
+	return ec._WishlistItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWishlistItemConnection2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.WishlistItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WishlistItemConnection!")
+		return graphql.Null
+	}
+	return ec._WishlistItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWishlistItemEdge2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WishlistItemEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWishlistItemEdge2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWishlistItemEdge2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemEdge(ctx context.Context, sel ast.SelectionSet, v *model.WishlistItemEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WishlistItemEdge!")
+		return graphql.Null
+	}
+	return ec._WishlistItemEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWishlistItemInput2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistItemInput(ctx context.Context, v any) (model.WishlistItemInput, error) {
+	res, err := ec.unmarshalInputWishlistItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNWishlistOrder2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrder(ctx context.Context, v any) (*model.WishlistOrder, error) {
+	res, err := ec.unmarshalInputWishlistOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNWishlistOrderField2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrderField(ctx context.Context, v any) (model.WishlistOrderField, error) {
+	var res model.WishlistOrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWishlistOrderField2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrderField(ctx context.Context, sel ast.SelectionSet, v model.WishlistOrderField) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -7053,6 +9122,14 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOCreateSetInput2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCreateSetInput(ctx context.Context, v any) (*model.CreateSetInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCreateSetInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
@@ -7225,6 +9302,38 @@ func (ec *executionContext) marshalOUUID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(
 	_ = ctx
 	res := scalar.MarshalUUID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOWishlistFilter2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistFilter(ctx context.Context, v any) (*model.WishlistFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWishlistFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx context.Context, sel ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WishlistItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWishlistOrder2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrderᚄ(ctx context.Context, v any) ([]*model.WishlistOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.WishlistOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWishlistOrder2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐWishlistOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -106,7 +106,7 @@ func newOrder(in []*model.SetOrder) ([]store.Order, error) {
 func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOrder,
 	first *int32, after *string, last *int32, before *string,
 ) (*store.SetQuery, error) {
-	q := &store.SetQuery{UserID: user, Limit: defaultPageSize}
+	q := &store.SetQuery{UserID: user}
 	var err error
 	if q.Filter, err = newFilter("filter", filter); err != nil {
 		return nil, err
@@ -114,22 +114,9 @@ func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOr
 	if q.Order, err = newOrder(orderBy); err != nil {
 		return nil, err
 	}
-	if first != nil && last != nil {
-		return nil, models.Invalid("last", "give first or last, not both")
+	if q.Limit, q.Backward, err = pageSize(first, last); err != nil {
+		return nil, err
 	}
-	for _, n := range []struct {
-		v    *int32
-		name string
-	}{{first, "first"}, {last, "last"}} {
-		if n.v == nil {
-			continue
-		}
-		if *n.v < 0 || *n.v > maxPageSize {
-			return nil, models.Invalid(n.name, "must be from 0 to %d (got %d)", maxPageSize, *n.v)
-		}
-		q.Limit = int(*n.v)
-	}
-	q.Backward = last != nil
 	for _, c := range []struct {
 		v    *string
 		dst  **store.Cursor
@@ -143,6 +130,28 @@ func newSetQuery(user uuid.UUID, filter *model.SetFilter, orderBy []*model.SetOr
 		}
 	}
 	return q, nil
+}
+
+// pageSize validates a connection's first and last: how many rows the
+// page holds and whether they are the last ones before a point.
+func pageSize(first, last *int32) (limit int, backward bool, err error) {
+	if first != nil && last != nil {
+		return 0, false, models.Invalid("last", "give first or last, not both")
+	}
+	limit = defaultPageSize
+	for _, n := range []struct {
+		v    *int32
+		name string
+	}{{first, "first"}, {last, "last"}} {
+		if n.v == nil {
+			continue
+		}
+		if *n.v < 0 || *n.v > maxPageSize {
+			return 0, false, models.Invalid(n.name, "must be from 0 to %d (got %d)", maxPageSize, *n.v)
+		}
+		limit = int(*n.v)
+	}
+	return limit, last != nil, nil
 }
 
 // hasNextPage answers pageInfo.hasNextPage. The flag for the direction of

@@ -39,6 +39,9 @@ func (r *mutationResolver) CreateSet(ctx context.Context, input model.CreateSetI
 		if requested(ctx, "duplicates", "images") {
 			prefetchImages(ctx, dups)
 		}
+		if requested(ctx, "duplicates", "wishlistItem") {
+			loader.PrefetchWishlistItems(ctx, dups)
+		}
 		payload.Duplicates = model.NewSets(dups)
 	}
 	return payload, nil
@@ -128,6 +131,72 @@ func (r *mutationResolver) ReorderSetImages(ctx context.Context, setID uuid.UUID
 	return r.Store.ReorderSetImages(ctx, user, setID, imageIds)
 }
 
+// AddWishlistItem is the resolver for the addWishlistItem field.
+func (r *mutationResolver) AddWishlistItem(ctx context.Context, input model.WishlistItemInput) (*models.WishlistItem, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	item, err := newWishlistItem(user, &input)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Store.AddWishlistItem(ctx, item); err != nil {
+		return nil, err
+	}
+	return item, nil
+}
+
+// UpdateWishlistItem is the resolver for the updateWishlistItem field.
+func (r *mutationResolver) UpdateWishlistItem(ctx context.Context, id uuid.UUID, input model.UpdateWishlistItemInput) (*models.WishlistItem, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := wishlistPatch(&input)
+	if err != nil {
+		return nil, err
+	}
+	return r.Store.UpdateWishlistItem(ctx, user, id, p)
+}
+
+// DeleteWishlistItem is the resolver for the deleteWishlistItem field.
+func (r *mutationResolver) DeleteWishlistItem(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Store.DeleteWishlistItem(ctx, user, id); err != nil {
+		return nil, err
+	}
+	return &model.DeletePayload{DeletedID: id}, nil
+}
+
+// AcquireWishlistItem is the resolver for the acquireWishlistItem field.
+func (r *mutationResolver) AcquireWishlistItem(ctx context.Context, id uuid.UUID, input *model.CreateSetInput) (*model.AcquireWishlistItemPayload, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := &models.Set{Quantity: 1, Tags: []string{}}
+	var images []*models.SetImage
+	if input != nil {
+		if set, images, err = newSet(user, input); err != nil {
+			return nil, err
+		}
+	}
+	item, err := r.Store.AcquireWishlistItem(ctx, user, id, set, images, acquireFill(set, input))
+	if err != nil {
+		return nil, err
+	}
+	sortImages(images)
+	if images == nil {
+		images = []*models.SetImage{}
+	}
+	loader.PrimeImages(ctx, set.ID, images)
+	return &model.AcquireWishlistItemPayload{Set: model.NewSet(set), WishlistItem: item}, nil
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 	user, err := userID(ctx)
@@ -178,6 +247,11 @@ func (r *queryResolver) Sets(ctx context.Context, filter *model.SetFilter, order
 		return nil, err
 	}
 	conn := &model.SetConnection{Page: page, Query: q}
+	if requested(ctx, "nodes", "wishlistItem") || requested(ctx, "edges", "node", "wishlistItem") {
+		if conn.WishlistItems, err = r.wishlistItemsOf(ctx, user, page.Sets); err != nil {
+			return nil, err
+		}
+	}
 	if requested(ctx, "pageInfo", "hasNextPage") {
 		if conn.HasNextPage, err = r.hasNextPage(ctx, q, page); err != nil {
 			return nil, err
@@ -220,6 +294,36 @@ func (r *queryResolver) CollectionStats(ctx context.Context, filter *model.SetFi
 		return nil, err
 	}
 	return r.Store.Stats(ctx, user, &f)
+}
+
+// Wishlist is the resolver for the wishlist field.
+func (r *queryResolver) Wishlist(ctx context.Context, filter *model.WishlistFilter, orderBy []*model.WishlistOrder, first *int32, after *string, last *int32, before *string) (*model.WishlistItemConnection, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := newWishlistQuery(user, filter, orderBy, first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Store.ListWishlist(ctx, q, requested(ctx, "totalCount"))
+	if err != nil {
+		return nil, err
+	}
+	return r.wishlistConnection(ctx, q, page)
+}
+
+// WishlistItem is the resolver for the wishlistItem field.
+func (r *queryResolver) WishlistItem(ctx context.Context, id uuid.UUID) (*models.WishlistItem, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	item, err := r.Store.WishlistItem(ctx, user, id)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return nil, nil // as Query.set: null when missing or not mine
+	}
+	return item, err
 }
 
 // Mutation returns MutationResolver implementation.

@@ -17,7 +17,7 @@ import (
 )
 
 // appTables are the application's tables, parents first.
-var appTables = []string{"users", "sets", "set_images"}
+var appTables = []string{"users", "wishlist_items", "sets", "set_images"}
 
 // tableData is the content of one table as JSON rows in id order, limited
 // to the columns it had when read first, so that a later migration may add
@@ -45,10 +45,22 @@ func readTables(tb testing.TB, db bun.IDB, columns map[string]tableData) map[str
 		}
 		idents := make([]string, len(cols))
 		for i, c := range cols {
-			idents[i] = pgx.Identifier{c}.Sanitize()
+			idents[i] = "t." + pgx.Identifier{c}.Sanitize()
+		}
+		from := pgx.Identifier{table}.Sanitize() + " AS t"
+		if table == "sets" && tableExists(tb, db, "sets_dangling_wishlist_item_ids") {
+			// Migration …0300 moves the wishlist_item_ids that point at no
+			// item of the set's owner to this side table (SPEC §10): a value
+			// found there is kept, and must be the one the set held.
+			from += " LEFT JOIN sets_dangling_wishlist_item_ids AS d ON d.set_id = t.id"
+			for i, c := range cols {
+				if c == "wishlist_item_id" {
+					idents[i] = "coalesce(t.wishlist_item_id, d.wishlist_item_id) AS wishlist_item_id"
+				}
+			}
 		}
 		rows := mustStrings(tb, db, "SELECT to_jsonb(r)::text FROM (SELECT ? FROM ?) AS r ORDER BY r.id",
-			bun.Safe(strings.Join(idents, ", ")), bun.Ident(table))
+			bun.Safe(strings.Join(idents, ", ")), bun.Safe(from))
 		out[table] = tableData{Columns: cols, Rows: rows}
 	}
 	return out
@@ -65,8 +77,12 @@ func tableExists(tb testing.TB, db bun.IDB, table string) bool {
 }
 
 // addGeneration inserts rows into every application table that exists: a
-// new user, a full set for each user, an image for each set. Calling it
-// after each migration gives every later migration old rows to carry.
+// new user, a full wishlist item for each user, a full set for each user,
+// an image for each set. Calling it after each migration gives every later
+// migration old rows to carry. Before the wishlist existed, a set's
+// wishlist_item_id is a random id, as the releases of then stored whatever
+// they were given; once it exists, the set points at its owner's new item
+// (the only value the wishlist foreign key accepts).
 func addGeneration(tb testing.TB, db bun.IDB, gen int) {
 	tb.Helper()
 	exists := map[string]bool{}
@@ -77,15 +93,23 @@ func addGeneration(tb testing.TB, db bun.IDB, gen int) {
 		mustExec(tb, db, "INSERT INTO users (email, display_name) VALUES (?, ?)",
 			fmt.Sprintf("gen%d@example.com", gen), fmt.Sprintf("Generation %d", gen))
 	}
+	wishlistItem := "gen_random_uuid()"
+	if exists["wishlist_items"] {
+		mustExec(tb, db, `
+			INSERT INTO wishlist_items (user_id, set_number, title, theme, priority, target_price, notes, acquired_at)
+			SELECT id, '75192', 'Wish of gen ' || ?, 'Star Wars', 2, 849.99, 'wish notes', '2023-05-04 12:00:00.654321'
+			FROM users`, gen)
+		wishlistItem = "(SELECT w.id FROM wishlist_items AS w WHERE w.user_id = u.id AND w.title = 'Wish of gen ' || ?0)"
+	}
 	if exists["sets"] {
 		mustExec(tb, db, `
 			INSERT INTO sets (user_id, title, set_number, store, source_url, piece_count, release_date,
 				theme, tags, notes, is_built, quantity, purchase_price, tax, shipping, purchase_date,
 				wishlist_item_id)
-			SELECT id, 'Set of gen ' || ?, '10294-1', 'LEGO Store', 'https://example.com/10294', 9090,
+			SELECT u.id, 'Set of gen ' || ?0, '10294-1', 'LEGO Store', 'https://example.com/10294', 9090,
 				'2021-11-01', 'Icons', '{display,ship}', 'notes', true, 2, 1259.98, 100.80, 9.95,
-				'2022-01-15 10:30:00.123456', gen_random_uuid()
-			FROM users`, gen)
+				'2022-01-15 10:30:00.123456', `+wishlistItem+`
+			FROM users AS u`, gen)
 	}
 	if exists["set_images"] {
 		mustExec(tb, db, `

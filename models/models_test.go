@@ -59,6 +59,9 @@ func TestSetRoundTrip(t *testing.T) {
 	user := &models.User{ID: uuid.New(), Email: ptr("round@example.com"), DisplayName: ptr("Round Trip"),
 		CreatedAt: at(2023, 3, 4, 5, 6, 7, 123456), UpdatedAt: at(2023, 3, 4, 5, 6, 7, 654321)}
 	mustInsert(t, db, user)
+	wish := &models.WishlistItem{ID: uuid.New(), UserID: user.ID, Title: "Falcon", Priority: 1,
+		CreatedAt: at(2023, 3, 4, 5, 6, 7, 0), UpdatedAt: at(2023, 3, 4, 5, 6, 7, 0)}
+	mustInsert(t, db, wish)
 
 	set := &models.Set{
 		ID: uuid.New(), UserID: user.ID, Title: "Millennium Falcon™ – UCS",
@@ -71,7 +74,7 @@ func TestSetRoundTrip(t *testing.T) {
 		// The largest numeric(10,2) and a cent: a float would not keep both.
 		PurchasePrice: mustDecimal(t, "99999999.99"), Tax: mustDecimal(t, "0.01"), Shipping: mustDecimal(t, "12.30"),
 		PurchaseDate:   ptr(at(2024, 2, 29, 23, 59, 59, 999999)),
-		WishlistItemID: ptr(uuid.New()),
+		WishlistItemID: &wish.ID,
 		CreatedAt:      at(2024, 3, 1, 8, 0, 0, 1), UpdatedAt: at(2024, 3, 2, 9, 30, 0, 500000),
 	}
 	mustInsert(t, db, set)

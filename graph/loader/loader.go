@@ -1,5 +1,6 @@
 // Package loader holds the request-scoped dataloaders: every Set.images of
-// one request is answered by one SQL statement per batch.
+// one request is answered by one SQL statement per batch, and so is every
+// Set.wishlistItem of a list of sets.
 package loader
 
 import (
@@ -35,6 +36,8 @@ type Loaders struct {
 	// (a loaded machine) split a page's images into several statements.
 	mu         sync.Mutex
 	prefetched map[uuid.UUID]func() ([]*models.SetImage, error)
+
+	wishlist *wishlistItems
 }
 
 // New returns fresh loaders over s; make one per request, so nothing cached
@@ -58,6 +61,7 @@ func New(s *store.Store) *Loaders {
 		images:     dataloadgen.NewLoader(fetch, dataloadgen.WithWait(wait)),
 		fetch:      fetch,
 		prefetched: map[uuid.UUID]func() ([]*models.SetImage, error){},
+		wishlist:   newWishlistItems(s),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/brickgallery/sets/internal/store"
@@ -32,6 +33,9 @@ type SetConnection struct {
 	// HasNextPage and HasPreviousPage hold pageInfo's flags; the resolver
 	// sets them when they are selected.
 	HasNextPage, HasPreviousPage bool
+	// WishlistItems holds the wishlist items of the page's sets, by id; the
+	// resolver reads them (one statement) when wishlistItem is selected.
+	WishlistItems map[uuid.UUID]*models.WishlistItem
 }
 
 // TotalCount is how many sets match the page's filter in all.
@@ -144,7 +148,8 @@ func (c *SetConnection) append(b []byte, oc *graphql.OperationContext, sel ast.S
 	return append(b, '}'), nil
 }
 
-// appendSet writes s under plan, with its images from the page.
+// appendSet writes s under plan, with its images and wishlist item from
+// the page.
 func (c *SetConnection) appendSet(b []byte, s *models.Set, plan *fieldPlan) ([]byte, error) {
 	var images []*models.SetImage
 	if plan.hasImages {
@@ -153,7 +158,14 @@ func (c *SetConnection) appendSet(b []byte, s *models.Set, plan *fieldPlan) ([]b
 		}
 		images = c.Page.Images[s.ID]
 	}
-	return appendSet(b, s, plan, images), nil
+	var item *models.WishlistItem
+	if plan.hasWishlist && s.WishlistItemID != nil {
+		if c.WishlistItems == nil {
+			return b, errors.New("wishlist items were not read with their page")
+		}
+		item = c.WishlistItems[*s.WishlistItemID]
+	}
+	return appendSet(b, s, plan, images, item), nil
 }
 
 func (c *SetConnection) appendEdges(b []byte, oc *graphql.OperationContext, sel ast.SelectionSet) ([]byte, error) {

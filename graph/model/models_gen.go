@@ -10,9 +10,18 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/brickgallery/sets/models"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 )
+
+// What acquireWishlistItem made.
+type AcquireWishlistItemPayload struct {
+	// The new set, linked to the item.
+	Set *Set `json:"set"`
+	// The item, now acquired.
+	WishlistItem *models.WishlistItem `json:"wishlistItem"`
+}
 
 // A new set. Strings are trimmed and stored trimmed; see each field for its
 // limits. Violations fail with BAD_USER_INPUT naming the field.
@@ -47,7 +56,9 @@ type CreateSetInput struct {
 	Shipping graphql.Omittable[*decimal.Decimal] `json:"shipping,omitempty"`
 	// Within the years 1949–2100.
 	PurchaseDate graphql.Omittable[*time.Time] `json:"purchaseDate,omitempty"`
-	// The wishlist item this entry fulfils.
+	// The wishlist item this entry fulfils: one of my wishlist items, else
+	// NOT_FOUND on input.wishlistItemId and nothing is written (before the
+	// wishlist existed any UUID was accepted).
 	WishlistItemID graphql.Omittable[*uuid.UUID] `json:"wishlistItemId,omitempty"`
 	// Photos, in order unless positions are given (at most 50).
 	Images graphql.Omittable[[]*SetImageInput] `json:"images,omitempty"`
@@ -183,8 +194,86 @@ type UpdateSetInput struct {
 	Shipping graphql.Omittable[*decimal.Decimal] `json:"shipping,omitempty"`
 	// Within the years 1949–2100.
 	PurchaseDate graphql.Omittable[*time.Time] `json:"purchaseDate,omitempty"`
-	// The wishlist item this entry fulfils.
+	// The wishlist item this entry fulfils: one of my wishlist items, else
+	// NOT_FOUND on input.wishlistItemId and nothing is changed; null unlinks it.
 	WishlistItemID graphql.Omittable[*uuid.UUID] `json:"wishlistItemId,omitempty"`
+}
+
+// Changes to a wishlist item; the limits are WishlistItemInput's.
+type UpdateWishlistItemInput struct {
+	// 1–300 characters; not null.
+	Title graphql.Omittable[*string] `json:"title,omitempty"`
+	// At most 50 characters.
+	SetNumber graphql.Omittable[*string] `json:"setNumber,omitempty"`
+	// At most 100 characters.
+	Theme graphql.Omittable[*string] `json:"theme,omitempty"`
+	// 1 to 5; not null.
+	Priority graphql.Omittable[*int32] `json:"priority,omitempty"`
+	// 0 to 99999999.99, at most two decimals.
+	TargetPrice graphql.Omittable[*decimal.Decimal] `json:"targetPrice,omitempty"`
+	// At most 10,000 characters.
+	Notes graphql.Omittable[*string] `json:"notes,omitempty"`
+	// When I got it; null: I want it again.
+	AcquiredAt graphql.Omittable[*time.Time] `json:"acquiredAt,omitempty"`
+}
+
+// Conditions on wishlist items; all given conditions must hold.
+type WishlistFilter struct {
+	// Exactly this theme.
+	Theme graphql.Omittable[*string] `json:"theme,omitempty"`
+	// A case-insensitive substring of the title, set number or notes; % and _ are plain characters.
+	Search graphql.Omittable[*string] `json:"search,omitempty"`
+	// Acquired (true) or still wanted (false).
+	Acquired graphql.Omittable[*bool] `json:"acquired,omitempty"`
+	// Exactly this priority (1–5).
+	Priority graphql.Omittable[*int32] `json:"priority,omitempty"`
+}
+
+// A page of wishlist items (Relay connection).
+type WishlistItemConnection struct {
+	// The items of this page, each with its cursor.
+	Edges []*WishlistItemEdge `json:"edges"`
+	// The items of this page (the same as edges' nodes).
+	Nodes []*models.WishlistItem `json:"nodes"`
+	// Where this page sits in the whole list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many items match the filter in all (computed only when asked for).
+	TotalCount int32 `json:"totalCount"`
+}
+
+// A wishlist item and its cursor.
+type WishlistItemEdge struct {
+	// An opaque cursor: pass it as after or before (with the same orderBy) to page from this item.
+	Cursor string `json:"cursor"`
+	// The item.
+	Node *models.WishlistItem `json:"node"`
+}
+
+// A new wishlist item. Strings are trimmed, with the limits of CreateSetInput's
+// fields of the same name; violations fail with BAD_USER_INPUT naming the field.
+type WishlistItemInput struct {
+	// 1–300 characters.
+	Title string `json:"title"`
+	// At most 50 characters.
+	SetNumber graphql.Omittable[*string] `json:"setNumber,omitempty"`
+	// At most 100 characters.
+	Theme graphql.Omittable[*string] `json:"theme,omitempty"`
+	// 1 (most wanted) to 5; default 3.
+	Priority graphql.Omittable[*int32] `json:"priority,omitempty"`
+	// 0 to 99999999.99, at most two decimals.
+	TargetPrice graphql.Omittable[*decimal.Decimal] `json:"targetPrice,omitempty"`
+	// At most 10,000 characters.
+	Notes graphql.Omittable[*string] `json:"notes,omitempty"`
+	// When I got it, if I already did (years 1900–2100).
+	AcquiredAt graphql.Omittable[*time.Time] `json:"acquiredAt,omitempty"`
+}
+
+// One sort key of the wishlist.
+type WishlistOrder struct {
+	// What to sort by.
+	Field WishlistOrderField `json:"field"`
+	// Which way.
+	Direction OrderDirection `json:"direction"`
 }
 
 // A sort direction. NULLs sort last either way.
@@ -319,6 +408,70 @@ func (e *SetOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e SetOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What wishlist items can be sorted by.
+type WishlistOrderField string
+
+const (
+	// When the item was added.
+	WishlistOrderFieldCreatedAt WishlistOrderField = "CREATED_AT"
+	// The priority (ASC: most wanted first).
+	WishlistOrderFieldPriority WishlistOrderField = "PRIORITY"
+	// The title.
+	WishlistOrderFieldTitle WishlistOrderField = "TITLE"
+	// The target price.
+	WishlistOrderFieldTargetPrice WishlistOrderField = "TARGET_PRICE"
+)
+
+var AllWishlistOrderField = []WishlistOrderField{
+	WishlistOrderFieldCreatedAt,
+	WishlistOrderFieldPriority,
+	WishlistOrderFieldTitle,
+	WishlistOrderFieldTargetPrice,
+}
+
+func (e WishlistOrderField) IsValid() bool {
+	switch e {
+	case WishlistOrderFieldCreatedAt, WishlistOrderFieldPriority, WishlistOrderFieldTitle, WishlistOrderFieldTargetPrice:
+		return true
+	}
+	return false
+}
+
+func (e WishlistOrderField) String() string {
+	return string(e)
+}
+
+func (e *WishlistOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WishlistOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WishlistOrderField", str)
+	}
+	return nil
+}
+
+func (e WishlistOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WishlistOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WishlistOrderField) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -64,6 +64,9 @@ type fieldPlan struct {
 	fields    []graphql.CollectedField
 	images    [][]graphql.CollectedField // by index in fields
 	hasImages bool
+	// wishlist is images' counterpart for the wishlistItem fields.
+	wishlist    [][]graphql.CollectedField
+	hasWishlist bool
 }
 
 // fieldPlans remembers the plans of one request's list of sets, by the
@@ -84,6 +87,13 @@ func newFieldPlan(oc *graphql.OperationContext, sel ast.SelectionSet) *fieldPlan
 			}
 			p.images[i] = graphql.CollectFields(oc, f.Selections, []string{"SetImage"})
 			p.hasImages = true
+		}
+		if f.Name == "wishlistItem" {
+			if p.wishlist == nil {
+				p.wishlist = make([][]graphql.CollectedField, len(p.fields))
+			}
+			p.wishlist[i] = graphql.CollectFields(oc, f.Selections, []string{"WishlistItem"})
+			p.hasWishlist = true
 		}
 	}
 	return p
@@ -129,6 +139,12 @@ func (s Set) Images(ctx context.Context) ([]*models.SetImage, error) {
 	return loader.Images(ctx, s.ID)
 }
 
+// WishlistItem returns the wishlist item the set fulfils (nil for none),
+// through the request's loader: one statement for a list of sets.
+func (s Set) WishlistItem(ctx context.Context) (*models.WishlistItem, error) {
+	return loader.WishlistItem(ctx, s.Set)
+}
+
 // UnmarshalGQLContext exists because gqlgen binds marshalling types in
 // pairs; Set is an output type and never arrives as input.
 func (*Set) UnmarshalGQLContext(context.Context, any) error {
@@ -147,19 +163,27 @@ func (s Set) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
+	var item *models.WishlistItem
+	if plan.hasWishlist {
+		var err error
+		if item, err = s.WishlistItem(ctx); err != nil {
+			return err
+		}
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 64<<10 { // a set with hundreds of photos is not kept
 			bufPool.Put(bp)
 		}
 	}()
-	*bp = appendSet((*bp)[:0], s.Set, plan, images)
+	*bp = appendSet((*bp)[:0], s.Set, plan, images, item)
 	_, err := w.Write(*bp)
 	return err
 }
 
-// appendSet writes s's fields under plan, with images as its images.
-func appendSet(b []byte, s *models.Set, plan *fieldPlan, images []*models.SetImage) []byte {
+// appendSet writes s's fields under plan, with images as its images and
+// item as its wishlist item.
+func appendSet(b []byte, s *models.Set, plan *fieldPlan, images []*models.SetImage, item *models.WishlistItem) []byte {
 	b = append(b, '{')
 	for i, f := range plan.fields {
 		if i > 0 {
@@ -168,6 +192,10 @@ func appendSet(b []byte, s *models.Set, plan *fieldPlan, images []*models.SetIma
 		b = appendKey(b, f.Alias)
 		if f.Name == "images" {
 			b = appendImages(b, plan.images[i], images)
+			continue
+		}
+		if f.Name == "wishlistItem" {
+			b = appendWishlistItem(b, plan.wishlist[i], item)
 			continue
 		}
 		b = appendSetField(b, s, f.Name)
@@ -283,6 +311,53 @@ func appendImageField(b []byte, img *models.SetImage, name string) []byte {
 		return scalar.AppendDateTime(b, img.CreatedAt)
 	}
 	return append(b, "null"...)
+}
+
+// appendWishlistItem writes item's selected fields, or null for no item.
+// Elsewhere WishlistItem goes through gqlgen's executor; this is the same
+// output, byte for byte, for the one place a set writes it.
+func appendWishlistItem(b []byte, fields []graphql.CollectedField, item *models.WishlistItem) []byte {
+	if item == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendKey(b, f.Alias)
+		switch f.Name {
+		case "__typename":
+			b = append(b, `"WishlistItem"`...)
+		case "id":
+			b = scalar.AppendUUID(b, item.ID)
+		case "title":
+			b = appendString(b, item.Title)
+		case "setNumber":
+			b = appendOptString(b, item.SetNumber)
+		case "canonicalSetNumber":
+			b = appendOptString(b, item.CanonicalSetNumber)
+		case "theme":
+			b = appendOptString(b, item.Theme)
+		case "priority":
+			b = strconv.AppendInt(b, int64(item.Priority), 10)
+		case "targetPrice":
+			b = appendOptDecimal(b, item.TargetPrice)
+		case "notes":
+			b = appendOptString(b, item.Notes)
+		case "acquiredAt":
+			b = appendOptTime(b, item.AcquiredAt)
+		case "ownedCount":
+			b = strconv.AppendInt(b, int64(item.OwnedCount), 10)
+		case "createdAt":
+			b = scalar.AppendDateTime(b, item.CreatedAt)
+		case "updatedAt":
+			b = scalar.AppendDateTime(b, item.UpdatedAt)
+		default: // validation admits only the schema's fields
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}')
 }
 
 // appendKey writes an alias as an object key; GraphQL names need no

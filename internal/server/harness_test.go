@@ -364,6 +364,17 @@ func (h *harness) mustCreateSet(t *testing.T, token string, input map[string]any
 	return data.CreateSet.Set
 }
 
+// mustAddWishlistItem adds a wishlist item through the API and returns its id.
+func (h *harness) mustAddWishlistItem(t *testing.T, token string, input map[string]any) string {
+	t.Helper()
+	var data struct {
+		AddWishlistItem struct{ ID string } `json:"addWishlistItem"`
+	}
+	mustOK(t, h.do(t, token, `mutation($input: WishlistItemInput!) { addWishlistItem(input: $input) { id } }`,
+		map[string]any{"input": input}), &data)
+	return data.AddWishlistItem.ID
+}
+
 // mustInsertSets writes sets straight into the database (for fixtures
 // whose timestamps the test must control), creating their users first.
 func (h *harness) mustInsertSets(t *testing.T, sets ...*models.Set) {

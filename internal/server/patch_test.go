@@ -23,7 +23,9 @@ func TestUpdateSetPatch(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, token := h.newUser(t)
-	orig := h.mustCreateSet(t, token, fullInput())
+	in := fullInput()
+	in["wishlistItemId"] = h.mustAddWishlistItem(t, token, map[string]any{"title": "Falcon"})
+	orig := h.mustCreateSet(t, token, in)
 
 	t.Run("empty patch changes nothing", func(t *testing.T) {
 		got := h.mustUpdateSet(t, token, orig.ID, map[string]any{})

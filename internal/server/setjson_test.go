@@ -23,6 +23,8 @@ func TestSetWritesEverySchemaField(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, token := h.newUser(t)
+	wish := h.mustAddWishlistItem(t, token, map[string]any{"title": "Falcon \"UCS\"", "setNumber": "75192",
+		"theme": "Star Wars", "priority": 1, "targetPrice": "699.5", "notes": "a\nb", "acquiredAt": "2018-01-02T03:04:05Z"})
 	set := h.mustCreateSet(t, token, map[string]any{
 		"title": "Millennium Falcon", "setNumber": "75192-1", "store": "LEGO Store",
 		"sourceUrl": "https://example.com/75192", "pieceCount": 7541,
@@ -30,7 +32,7 @@ func TestSetWritesEverySchemaField(t *testing.T) {
 		"notes": "with \"quotes\", a \\ and a\nnewline", "isBuilt": true, "quantity": 2,
 		"purchasePrice": "799.99", "tax": "64.00", "shipping": "0.01",
 		"purchaseDate":   "2018-01-02T03:04:05.123456Z",
-		"wishlistItemId": "6f1c3c1e-93b5-4a4e-9a7e-2f0c6f8d5a10",
+		"wishlistItemId": wish,
 		"images": []map[string]any{
 			{"imageUrl": "https://img.example.com/1.jpg", "thumbnailUrl": "https://img.example.com/1t.jpg"},
 			{"imageUrl": "https://img.example.com/2.jpg", "thumbnailUrl": "https://img.example.com/2t.jpg"},
@@ -41,7 +43,7 @@ func TestSetWritesEverySchemaField(t *testing.T) {
 	var setSel, imageSel []string
 	wantSet := []string{"f_title", "a___typename"}
 	for _, f := range schema.Types["Set"].Fields {
-		if f.Name == "images" || strings.HasPrefix(f.Name, "__") {
+		if f.Name == "images" || f.Name == "wishlistItem" || strings.HasPrefix(f.Name, "__") {
 			continue
 		}
 		setSel = append(setSel, "a_"+f.Name+": "+f.Name)
@@ -54,11 +56,21 @@ func TestSetWritesEverySchemaField(t *testing.T) {
 			wantImage = append(wantImage, "b_"+f.Name)
 		}
 	}
-	wantSet = append(wantSet, "a_images")
+	var wishSel []string
+	wantWish := []string{"c___typename"}
+	for _, f := range schema.Types["WishlistItem"].Fields {
+		if !strings.HasPrefix(f.Name, "__") {
+			wishSel = append(wishSel, "c_"+f.Name+": "+f.Name)
+			wantWish = append(wantWish, "c_"+f.Name)
+		}
+	}
+	wishSelection := "{ c___typename: __typename " + strings.Join(wishSel, " ") + " skipped: id @skip(if: true) }"
+	wantSet = append(wantSet, "a_images", "a_wishlistItem")
 	query := fmt.Sprintf(`query($id: UUID!) { set(id: $id) { ...F a___typename: __typename %s
 		a_images: images { b___typename: __typename %s skipped: id @skip(if: true) }
+		a_wishlistItem: wishlistItem %s
 		skipped: title @skip(if: true) } }
-		fragment F on Set { f_title: title }`, strings.Join(setSel, " "), strings.Join(imageSel, " "))
+		fragment F on Set { f_title: title }`, strings.Join(setSel, " "), strings.Join(imageSel, " "), wishSelection)
 	r := h.do(t, token, query, map[string]any{"id": set.ID})
 	mustOK(t, r, nil)
 
@@ -91,6 +103,29 @@ func TestSetWritesEverySchemaField(t *testing.T) {
 				t.Errorf("SetImage field %s is null", k)
 			}
 		}
+	}
+	// The item a set writes itself is what gqlgen's executor writes for
+	// the same selection, byte for byte.
+	item := values[slices.Index(keys, "a_wishlistItem")]
+	itemKeys, itemValues := objectKeys(t, item)
+	if diff := cmp.Diff(wantWish, itemKeys); diff != "" {
+		t.Errorf("WishlistItem keys, in order (-want +got):\n%s", diff)
+	}
+	for i, k := range itemKeys {
+		if string(itemValues[i]) == "null" {
+			t.Errorf("WishlistItem field %s is null", k)
+		}
+	}
+	viaExecutor := h.do(t, token, `query($id: UUID!) { wishlistItem(id: $id) `+wishSelection+` }`, map[string]any{"id": wish})
+	mustOK(t, viaExecutor, nil)
+	var direct struct {
+		WishlistItem json.RawMessage `json:"wishlistItem"`
+	}
+	if err := json.Unmarshal(viaExecutor.Data, &direct); err != nil {
+		t.Fatal(err)
+	}
+	if string(direct.WishlistItem) != string(item) {
+		t.Errorf("Set.wishlistItem wrote\n%s\nbut wishlistItem writes\n%s", item, direct.WishlistItem)
 	}
 	if got := values[slices.Index(keys, "a_notes")]; string(got) != `"with \"quotes\", a \\ and a\nnewline"` {
 		t.Errorf("notes written as %s, want JSON escapes", got)

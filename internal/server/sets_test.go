@@ -49,22 +49,21 @@ func TestMe(t *testing.T) {
 // client may send: padded strings, duplicate tags, offsets other than Z.
 func fullInput() map[string]any {
 	return map[string]any{
-		"title":          "  Millennium Falcon™ ",
-		"setNumber":      " 75192-1 ",
-		"store":          "LEGO Store",
-		"sourceUrl":      "https://www.lego.com/product/75192",
-		"pieceCount":     7541,
-		"releaseDate":    "2017-10-01T02:00:00+02:00",
-		"theme":          "Star Wars",
-		"tags":           []string{" UCS ", "Display", "ucs", "DISPLAY", "Gift"},
-		"notes":          "Line one\nline two",
-		"isBuilt":        true,
-		"quantity":       2,
-		"purchasePrice":  "799.99",
-		"tax":            "64",
-		"shipping":       0,
-		"purchaseDate":   "2023-11-24T23:30:00-01:00",
-		"wishlistItemId": "6f1c3c1e-93b5-4a4e-9a7e-2f0c6f8d5a10",
+		"title":         "  Millennium Falcon™ ",
+		"setNumber":     " 75192-1 ",
+		"store":         "LEGO Store",
+		"sourceUrl":     "https://www.lego.com/product/75192",
+		"pieceCount":    7541,
+		"releaseDate":   "2017-10-01T02:00:00+02:00",
+		"theme":         "Star Wars",
+		"tags":          []string{" UCS ", "Display", "ucs", "DISPLAY", "Gift"},
+		"notes":         "Line one\nline two",
+		"isBuilt":       true,
+		"quantity":      2,
+		"purchasePrice": "799.99",
+		"tax":           "64",
+		"shipping":      0,
+		"purchaseDate":  "2023-11-24T23:30:00-01:00",
 		"images": []map[string]any{
 			{"imageUrl": "https://img.example/1.jpg", "thumbnailUrl": "https://img.example/1-t.jpg"},
 			{"imageUrl": " http://img.example/2.jpg "},
@@ -78,7 +77,10 @@ func TestCreateSet(t *testing.T) {
 	_, token := h.newUser(t)
 
 	t.Run("every field", func(t *testing.T) {
-		got := h.mustCreateSet(t, token, fullInput())
+		wish := h.mustAddWishlistItem(t, token, map[string]any{"title": "Falcon"})
+		in := fullInput()
+		in["wishlistItemId"] = wish
+		got := h.mustCreateSet(t, token, in)
 		want := setJSON{
 			ID: got.ID, Title: "Millennium Falcon™", SetNumber: ptr("75192-1"), CanonicalSetNumber: ptr("75192-1"), Store: ptr("LEGO Store"),
 			SourceURL: ptr("https://www.lego.com/product/75192"), PieceCount: ptr(7541),
@@ -86,7 +88,7 @@ func TestCreateSet(t *testing.T) {
 			Tags: []string{"UCS", "Display", "Gift"}, Notes: ptr("Line one\nline two"),
 			IsBuilt: true, Quantity: 2, PurchasePrice: ptr("799.99"), Tax: ptr("64.00"), Shipping: ptr("0.00"),
 			TotalCost: ptr("863.99"), PurchaseDate: ptr("2023-11-25T00:30:00Z"),
-			WishlistItemID: ptr("6f1c3c1e-93b5-4a4e-9a7e-2f0c6f8d5a10"),
+			WishlistItemID: ptr(wish),
 			CreatedAt:      got.CreatedAt, UpdatedAt: got.UpdatedAt,
 			Images: []imageJSON{
 				{SetID: got.ID, ImageURL: "https://img.example/1.jpg", ThumbnailURL: ptr("https://img.example/1-t.jpg"), Position: 0},

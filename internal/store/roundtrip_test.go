@@ -50,6 +50,10 @@ func testRoundTripReadsMatchBun(t *testing.T, opts store.Options) {
 	s := store.New(db, opts)
 	ctx := context.Background()
 	user := insertUser(t, db)
+	wish := &models.WishlistItem{UserID: user, Title: "Falcon", Priority: 1}
+	if _, err := db.NewInsert().Model(wish).Returning("*").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
 	full := &models.Set{
 		UserID: user, Title: "Millennium Falcon \"UCS\" ünïcode", SetNumber: ptr("75192-1"),
 		Store: ptr("LEGO Store"), SourceURL: ptr("https://example.com/75192"),
@@ -59,7 +63,7 @@ func testRoundTripReadsMatchBun(t *testing.T, opts store.Options) {
 		PurchasePrice: ptr(decimal.RequireFromString("799.99")), Tax: ptr(decimal.RequireFromString("0.01")),
 		Shipping:       ptr(decimal.RequireFromString("12345678.90")),
 		PurchaseDate:   ptr(time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)), // before PostgreSQL's epoch
-		WishlistItemID: ptr(uuid.New()),
+		WishlistItemID: &wish.ID,
 	}
 	bare := &models.Set{UserID: user, Title: "bare", Tags: []string{}, Quantity: 1}
 	for _, set := range []*models.Set{full, bare} {

@@ -64,15 +64,16 @@ const (
 	OrderPurchasePrice OrderField = "PURCHASE_PRICE"
 )
 
-// column describes how a sort key reads from the table and from a row.
-type column struct {
+// column describes how a sort key reads from the table and from a row of T
+// (a set, a wishlist item).
+type column[T any] struct {
 	name    string
 	notNull bool
-	value   func(*models.Set) any // nil for NULL
+	value   func(*T) any // nil for NULL
 	decode  func(json.RawMessage) (any, error)
 }
 
-var columns = map[OrderField]column{
+var columns = map[OrderField]column[models.Set]{
 	OrderCreatedAt:     {"created_at", true, func(s *models.Set) any { return s.CreatedAt }, decodeTime},
 	OrderUpdatedAt:     {"updated_at", true, func(s *models.Set) any { return s.UpdatedAt }, decodeTime},
 	OrderTitle:         {"title", true, func(s *models.Set) any { return s.Title }, decodeString},
@@ -146,9 +147,15 @@ type cursorJSON struct {
 
 // CursorFor returns the cursor of s in order.
 func CursorFor(order []Order, s *models.Set) string {
-	c := cursorJSON{Order: orderKey(order), ID: s.ID, Values: make([]json.RawMessage, len(order))}
+	return cursorFor(columns, "", order, s, s.ID)
+}
+
+// cursorFor returns the cursor of row (whose id is id) in order, in the
+// list named list ("" for the sets, whose cursors predate other lists).
+func cursorFor[T any](cols map[OrderField]column[T], list string, order []Order, row *T, id uuid.UUID) string {
+	c := cursorJSON{Order: list + orderKey(order), ID: id, Values: make([]json.RawMessage, len(order))}
 	for i, o := range order {
-		v := columns[o.Field].value(s)
+		v := cols[o.Field].value(row)
 		if t, ok := v.(time.Time); ok {
 			v = t.UTC().Format(time.RFC3339Nano)
 		}
@@ -165,6 +172,11 @@ var ErrBadCursor = fmt.Errorf("not a cursor of this list with this orderBy")
 
 // ParseCursor decodes s, checking it was made for order.
 func ParseCursor(order []Order, s string) (*Cursor, error) {
+	return parseCursor(columns, "", order, s)
+}
+
+// parseCursor decodes s, checking it was made for order in list.
+func parseCursor[T any](cols map[OrderField]column[T], list string, order []Order, s string) (*Cursor, error) {
 	if len(s) > 4096 {
 		return nil, ErrBadCursor
 	}
@@ -173,7 +185,7 @@ func ParseCursor(order []Order, s string) (*Cursor, error) {
 		return nil, ErrBadCursor
 	}
 	var c cursorJSON
-	if err := json.Unmarshal(raw, &c); err != nil || c.Order != orderKey(order) || len(c.Values) != len(order) {
+	if err := json.Unmarshal(raw, &c); err != nil || c.Order != list+orderKey(order) || len(c.Values) != len(order) {
 		return nil, ErrBadCursor
 	}
 	cur := &Cursor{Order: order, ID: c.ID, Values: make([]any, len(order))}
@@ -181,7 +193,7 @@ func ParseCursor(order []Order, s string) (*Cursor, error) {
 		if string(c.Values[i]) == "null" {
 			continue
 		}
-		v, err := columns[o.Field].decode(c.Values[i])
+		v, err := cols[o.Field].decode(c.Values[i])
 		if err != nil {
 			return nil, ErrBadCursor
 		}
@@ -241,13 +253,18 @@ type key struct {
 // key's direction), turned around when fetching backward: then NULLs, last
 // in the list's order, come first.
 func keys(order []Order, backward bool) []key {
+	return keysOf(columns, "s.", order, backward)
+}
+
+// keysOf is keys for the table aliased by prefix, whose sort keys are cols.
+func keysOf[T any](cols map[OrderField]column[T], prefix string, order []Order, backward bool) []key {
 	ks := make([]key, 0, len(order)+1)
 	for _, o := range order {
-		c := columns[o.Field]
-		ks = append(ks, key{col: "s." + c.name, notNull: c.notNull, desc: o.Desc != backward, nullsFirst: backward})
+		c := cols[o.Field]
+		ks = append(ks, key{col: prefix + c.name, notNull: c.notNull, desc: o.Desc != backward, nullsFirst: backward})
 	}
 	last := order[len(order)-1]
-	return append(ks, key{col: "s.id", notNull: true, desc: last.Desc != backward, nullsFirst: backward})
+	return append(ks, key{col: prefix + "id", notNull: true, desc: last.Desc != backward, nullsFirst: backward})
 }
 
 // orderBy applies ks to q. NOT NULL columns get no NULLS clause, so that an
@@ -296,6 +313,20 @@ func afterCursor(q *bun.SelectQuery, ks []key, c *Cursor) *bun.SelectQuery {
 			})
 		}
 		return q
+	})
+}
+
+// atOrBeyond restricts q to the row at c and the rows after it in the order
+// ks (whose last key is the id).
+func atOrBeyond(q *bun.SelectQuery, ks []key, c *Cursor) *bun.SelectQuery {
+	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = afterCursor(q, ks, c)
+		return q.WhereGroup(" OR ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			for i, k := range ks[:len(ks)-1] {
+				q = equalTo(q, k, c.Values[i])
+			}
+			return q.Where(ks[len(ks)-1].col+" = ?", c.ID)
+		})
 	})
 }
 

@@ -97,17 +97,7 @@ func (s *Store) countStatement(user uuid.UUID, f *SetFilter, n *int32) statement
 // set counts: a page fetched after set X has X before it, so "first: 7,
 // after: X" must say hasPreviousPage even when X is the very first set.
 func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward bool) (bool, error) {
-	sel := s.matching(q.UserID, &q.Filter)
-	ks := keys(q.Order, backward)
-	sel = sel.WhereGroup(" AND ", func(sel *bun.SelectQuery) *bun.SelectQuery {
-		sel = afterCursor(sel, ks, c)
-		return sel.WhereGroup(" OR ", func(sel *bun.SelectQuery) *bun.SelectQuery {
-			for i, k := range ks[:len(ks)-1] {
-				sel = equalTo(sel, k, c.Values[i])
-			}
-			return sel.Where("s.id = ?", c.ID)
-		})
-	})
+	sel := atOrBeyond(s.matching(q.UserID, &q.Filter), keys(q.Order, backward), c)
 	ok, err := sel.Exists(ctx)
 	if err != nil {
 		return false, fmt.Errorf("look beyond cursor: %w", err)
@@ -173,22 +163,29 @@ func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber str
 
 // CreateSet inserts set for its user with its images in one transaction,
 // filling in their ids, defaults and timestamps.
+// A wishlistItemId that is not one of the user's items is NOT_FOUND on
+// input.wishlistItemId: the database's foreign key decides.
 func (s *Store) CreateSet(ctx context.Context, set *models.Set, images []*models.SetImage) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
-			return fmt.Errorf("insert set: %w", err)
-		}
-		if len(images) == 0 {
-			return nil
-		}
-		for _, img := range images {
-			img.SetID = set.ID
-		}
-		if _, err := tx.NewInsert().Model(&images).Returning("*").Exec(ctx); err != nil {
-			return fmt.Errorf("insert %d images: %w", len(images), err)
-		}
-		return nil
+		return insertSet(ctx, tx, set, images)
 	})
+}
+
+// insertSet inserts set and its images in tx.
+func insertSet(ctx context.Context, tx bun.Tx, set *models.Set, images []*models.SetImage) error {
+	if _, err := tx.NewInsert().Model(set).Returning("*").Exec(ctx); err != nil {
+		return wishlistLinkError(fmt.Errorf("insert set: %w", err), "input.wishlistItemId")
+	}
+	if len(images) == 0 {
+		return nil
+	}
+	for _, img := range images {
+		img.SetID = set.ID
+	}
+	if _, err := tx.NewInsert().Model(&images).Returning("*").Exec(ctx); err != nil {
+		return fmt.Errorf("insert %d images: %w", len(images), err)
+	}
+	return nil
 }
 
 // SetPatch lists the columns to change and holds their new values in Set.
@@ -207,7 +204,7 @@ func (s *Store) UpdateSet(ctx context.Context, user, id uuid.UUID, p *SetPatch) 
 	res, err := s.db.NewUpdate().Model(set).Column(p.Columns...).
 		Where("id = ? AND user_id = ?", id, user).Returning("*").Exec(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("update set %s: %w", id, err)
+		return nil, wishlistLinkError(fmt.Errorf("update set %s: %w", id, err), "input.wishlistItemId")
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, models.NotFound("set")
