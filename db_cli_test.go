@@ -351,11 +351,11 @@ func mustExec(tb testing.TB, db bun.IDB, query string, args ...any) {
 	}
 }
 
-// collectionRows reads every row of the three tables as JSON, in id order.
+// collectionRows reads every row of the collection's tables as JSON, in id order.
 func collectionRows(tb testing.TB, db bun.IDB) map[string][]string {
 	tb.Helper()
 	out := map[string][]string{}
-	for _, table := range []string{"users", "sets", "set_images"} {
+	for _, table := range []string{"users", "sets", "set_images", "wishlist_items"} {
 		var rows []string
 		err := db.NewRaw("SELECT to_jsonb(t)::text FROM ? AS t ORDER BY t.id", bun.Ident(table)).
 			Scan(context.Background(), &rows)
@@ -378,6 +378,21 @@ func TestDBSeedIsIdempotent(t *testing.T) {
 	if len(first["users"]) != 1 || len(first["sets"]) < 30 || len(first["set_images"]) < len(first["sets"]) {
 		t.Errorf("seeded %d users, %d sets, %d images; want 1 user, ~40 sets, most with images",
 			len(first["users"]), len(first["sets"]), len(first["set_images"]))
+	}
+	// A realistic wishlist: several open wishes and one acquired, whose
+	// set points back at it as acquireWishlistItem would have left it.
+	var open, acquired, linked int
+	err := db.NewRaw(`SELECT count(*) FILTER (WHERE acquired_at IS NULL),
+		count(*) FILTER (WHERE acquired_at IS NOT NULL),
+		(SELECT count(*) FROM sets s JOIN wishlist_items w ON w.id = s.wishlist_item_id
+		  WHERE w.acquired_at IS NOT NULL AND s.canonical_set_number = w.canonical_set_number)
+		FROM wishlist_items`).Scan(context.Background(), &open, &acquired, &linked)
+	if err != nil {
+		t.Fatalf("read the seeded wishlist: %v", err)
+	}
+	if open < 5 || acquired != 1 || linked != 1 {
+		t.Errorf("seeded %d open and %d acquired wishes, %d linked to their set; want >= 5 open, 1 acquired, linked",
+			open, acquired, linked)
 	}
 
 	r := runCLI(t, dbURL, "db", "seed")

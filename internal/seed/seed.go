@@ -82,6 +82,28 @@ var demo = []demoSet{
 	{"6990-1", "Future Limited", "Space", 735, 1991, "65.00", "eBay", true, 1, []string{"vintage", "classic space"}, 1},
 }
 
+type demoWish struct {
+	number, title, theme string
+	priority             int32
+	target               string // "" for no target price
+	notes                string
+	acquired             bool // fulfilled by the set of the same number above
+}
+
+// wishes is the demo collector's wishlist: what a collector of the sets
+// above wants next, and one they already got (the Venator, linked to it).
+var wishes = []demoWish{
+	{"75375-1", "Millennium Falcon", "Star Wars", 2, "84.99", "the midi-scale one, for the desk", false},
+	{"75367-1", "Venator-Class Republic Attack Cruiser", "Star Wars", 1, "599.99", "", true},
+	{"10333-1", "The Lord of the Rings: Barad-dûr", "Icons", 1, "459.99", "goes next to Rivendell", false},
+	{"10326-1", "Natural History Museum", "Icons", 2, "299.99", "modular", false},
+	{"42171-1", "Mercedes-AMG F1 W14 E Performance", "Technic", 3, "", "", false},
+	{"21348-1", "Dungeons & Dragons: Red Dragon's Tale", "Ideas", 2, "329.99", "wait for a sale", false},
+	{"76417-1", "Gringotts Wizarding Bank – Collectors' Edition", "Harry Potter", 4, "399.99", "", false},
+	{"10497-1", "Galaxy Explorer", "Icons", 5, "", "a second one to keep sealed", false},
+	{"6285-1", "Black Seas Barracuda", "Pirates", 3, "250.00", "vintage, complete with box", false},
+}
+
 // Load inserts the demo collector and collection. Rows that already exist
 // (by their derived ids) are left as they are, so running it twice changes
 // nothing. It returns the number of sets it inserted.
@@ -100,7 +122,13 @@ func Load(ctx context.Context, db *bun.DB) (int, error) {
 			Where("email = ?", email).Scan(ctx, &owner); err != nil {
 			return fmt.Errorf("find demo user: %w", err)
 		}
-		sets, images := demoRows(owner)
+		// The wishlist goes first so that the acquired item's set can
+		// point at it on insert, as acquireWishlistItem would have left it.
+		items := demoWishlist(owner)
+		if _, err := tx.NewInsert().Model(&items).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+			return fmt.Errorf("insert demo wishlist: %w", err)
+		}
+		sets, images := demoRows(owner, items)
 		res, err := tx.NewInsert().Model(&sets).On("CONFLICT (id) DO NOTHING").Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("insert demo sets: %w", err)
@@ -115,7 +143,15 @@ func Load(ctx context.Context, db *bun.DB) (int, error) {
 	return inserted, err
 }
 
-func demoRows(owner uuid.UUID) ([]models.Set, []models.SetImage) {
+// demoRows builds the demo sets and their images; a set whose number an
+// acquired item of wishlist names is linked to that item.
+func demoRows(owner uuid.UUID, wishlist []models.WishlistItem) ([]models.Set, []models.SetImage) {
+	acquired := map[string]uuid.UUID{}
+	for _, it := range wishlist {
+		if it.AcquiredAt != nil {
+			acquired[*it.SetNumber] = it.ID
+		}
+	}
 	// Spread purchases and creation over two years, newest first in the
 	// table above, so the gallery's default order looks like a real history.
 	base := time.Date(2024, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -134,6 +170,9 @@ func demoRows(owner uuid.UUID) ([]models.Set, []models.SetImage) {
 		}
 		if d.theme != "" {
 			s.Theme = ptr(d.theme)
+		}
+		if item, ok := acquired[d.number]; ok {
+			s.WishlistItemID = &item
 		}
 		if d.store != "" {
 			s.Store = ptr(d.store)
@@ -161,6 +200,31 @@ func demoRows(owner uuid.UUID) ([]models.Set, []models.SetImage) {
 		}
 	}
 	return sets, images
+}
+
+// demoWishlist builds the demo wishlist, one item added every few weeks.
+func demoWishlist(owner uuid.UUID) []models.WishlistItem {
+	base := time.Date(2024, 10, 1, 9, 0, 0, 0, time.UTC)
+	items := make([]models.WishlistItem, len(wishes))
+	for i, w := range wishes {
+		added := base.AddDate(0, 0, -23*i)
+		it := models.WishlistItem{
+			ID: uuid.NewSHA1(namespace, []byte("wish:"+w.number)), UserID: owner,
+			SetNumber: ptr(w.number), Title: w.title, Theme: ptr(w.theme), Priority: w.priority,
+			CreatedAt: added, UpdatedAt: added,
+		}
+		if w.target != "" {
+			it.TargetPrice = ptr(decimal.RequireFromString(w.target))
+		}
+		if w.notes != "" {
+			it.Notes = ptr(w.notes)
+		}
+		if w.acquired {
+			it.AcquiredAt = ptr(added.AddDate(0, 1, 0))
+		}
+		items[i] = it
+	}
+	return items
 }
 
 func ptr[T any](v T) *T { return &v }
