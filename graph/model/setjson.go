@@ -20,7 +20,7 @@ import (
 // Set is the GraphQL Set. It writes its own JSON instead of going through
 // gqlgen's per-field execution, which allocates a field context, closures
 // and a boxed value for each of a gallery page's ~1,750 values and cost more
-// CPU than the database did (README "Performance": 2.4 times less CPU per
+// CPU than the database did (bench/HISTORY.md: 2.4 times less CPU per
 // page). It honours everything a client can ask of an object: the selection
 // set with aliases, fragments, @skip/@include and __typename, as gqlgen's
 // CollectFields resolves them; the schema's validation, complexity and depth

@@ -70,7 +70,7 @@ type Config struct {
 const DefaultComplexityLimit = 20_000
 
 // DefaultMaxActiveReads is DB_MAX_ACTIVE_READS' default: on the 2-core
-// machine of README "Performance", 4 reads at once kept PostgreSQL as busy
+// machine of bench/HISTORY.md, 4 reads at once kept PostgreSQL as busy
 // as 8 did, with half the tail latency.
 const DefaultMaxActiveReads = 4
 

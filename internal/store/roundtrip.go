@@ -27,7 +27,7 @@ import (
 // SQL of the statements whose shape depends on the request (filters,
 // cursors, ordering); what they skip is a round trip per statement and
 // database/sql's and Bun's reflective scanning, which together were most of
-// the server's CPU per gallery page (README "Performance").
+// the server's CPU per gallery page (bench/HISTORY.md).
 
 // statement is one query of a round trip and what reads its rows.
 type statement struct {

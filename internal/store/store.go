@@ -47,8 +47,7 @@ type Options struct {
 	// requests made the tail. In interleaved runs of the gallery page on 2
 	// cores, 4 reads at once in arrival order against 8 in random order:
 	// p99 16-21 ms against 25-39 at 8 clients, at the same throughput, and
-	// 26-28 ms against 47-57 at 32, at up to a tenth less (README
-	// "Performance").
+	// 26-28 ms against 47-57 at 32, at up to a tenth less (bench/HISTORY.md).
 	MaxActiveReads int
 }
 
