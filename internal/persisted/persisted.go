@@ -74,11 +74,11 @@ func (d *Documents) Len() int {
 func Load(path string) (*Documents, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read trusted documents: %w", err)
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	docs, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("trusted documents %s: %w", path, err)
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
 	}
 	return docs, nil
 }
