@@ -43,6 +43,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(cfg, stderr)
 	tuneGC(getenv, log)
+	if trusted.Len() > 0 && cfg.GraphiQL {
+		log.Warn("TRUSTED_DOCUMENTS is set: GraphiQL's own queries (introspection, anything typed) will be refused",
+			"trusted_documents", trusted.Len())
+	}
 	if cfg.JWTSecretDefaulted {
 		log.Warn("AUTH_JWT_SECRET is not set: using the public development secret (refused in production)")
 	}

@@ -1,9 +1,11 @@
 package persisted_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/brickgallery/sets/internal/persisted"
@@ -51,7 +53,7 @@ func TestParse(t *testing.T) {
 					t.Errorf("Contains(%q) = false", doc)
 				}
 			}
-			if d.Contains(meDoc+" ") {
+			if d.Contains(meDoc + " ") {
 				t.Errorf("Contains matched a different text")
 			}
 		})
@@ -118,5 +120,33 @@ func TestCache(t *testing.T) {
 	}
 	if c.Len() != 3 {
 		t.Errorf("Len() = %d after refusing a big document, want 3 (nothing evicted)", c.Len())
+	}
+}
+
+// Requests share one cache: registering and reading at once must be safe
+// (run with -race).
+func TestCacheConcurrently(t *testing.T) {
+	c := persisted.NewCache(2_000, 200)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				text := fmt.Sprintf("query Q%d_%d { me { id } }", g, i%30)
+				if !c.Add(persisted.Hash(text), text) {
+					t.Errorf("Add(%q) not kept", text)
+					return
+				}
+				if got, ok := c.Get(persisted.Hash(text)); ok && got != text {
+					t.Errorf("Get returned %q for the hash of %q", got, text)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := c.Len(); n == 0 || n > 2_000/64 {
+		t.Errorf("Len() = %d, want at most %d entries in 2,000 bytes", n, 2_000/64)
 	}
 }
