@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/server"
 	"github.com/brickgallery/sets/internal/store"
@@ -18,9 +19,10 @@ import (
 
 // runServe runs the HTTP server until ctx ends (SIGINT or SIGTERM).
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "sets serve [--addr HOST:PORT] [--database-url URL] [--migrate=false]", stderr)
+	fs := newFlagSet("serve", "sets serve [--addr HOST:PORT] [--database-url URL] [--trusted-documents FILE] [--migrate=false]", stderr)
 	addr := fs.String("addr", "", "listen address (overrides ADDR)")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL (overrides DATABASE_URL)")
+	trustedFile := fs.String("trusted-documents", "", "manifest of the only documents to run (overrides TRUSTED_DOCUMENTS)")
 	migrate := fs.Bool("migrate", true, "create the database and apply pending migrations before serving")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -28,12 +30,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
 	}
-	cfg, err := config.FromEnv(overlay(getenv, map[string]string{"ADDR": *addr, "DATABASE_URL": *dbURL}))
+	cfg, err := config.FromEnv(overlay(getenv, map[string]string{
+		"ADDR": *addr, "DATABASE_URL": *dbURL, "TRUSTED_DOCUMENTS": *trustedFile}))
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	// Before the database: a bad manifest is a configuration mistake, and
+	// says so at once.
+	trusted, err := loadTrustedDocuments(cfg.TrustedDocuments)
+	if err != nil {
+		return fmt.Errorf("configuration: TRUSTED_DOCUMENTS: %w", err)
+	}
 	log := newLogger(cfg, stderr)
 	tuneGC(getenv, log)
+	if trusted.Len() > 0 && cfg.GraphiQL {
+		log.Warn("TRUSTED_DOCUMENTS is set: GraphiQL's own queries (introspection, anything typed) will be refused",
+			"trusted_documents", trusted.Len())
+	}
 	if cfg.JWTSecretDefaulted {
 		log.Warn("AUTH_JWT_SECRET is not set: using the public development secret (refused in production)")
 	}
@@ -64,19 +77,28 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ide = graphiqlHandler()
 	}
 	h := server.New(server.Deps{
-		Config:   cfg,
-		Store:    store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads}),
-		Migrator: postgres.NewMigrator(db, ms, log),
-		Log:      log,
-		GraphiQL: ide,
+		Config:           cfg,
+		Store:            store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads}),
+		Migrator:         postgres.NewMigrator(db, ms, log),
+		Log:              log,
+		GraphiQL:         ide,
+		TrustedDocuments: trusted,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "env", cfg.Env,
-		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection)
+		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection, "trusted_documents", trusted.Len())
 	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
+}
+
+// loadTrustedDocuments reads the manifest at path; no path, no manifest.
+func loadTrustedDocuments(path string) (*persisted.Documents, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return persisted.Load(path)
 }
 
 // Garbage collector defaults for serving, used unless GOGC or GOMEMLIMIT

@@ -35,7 +35,7 @@ func main() {
 const usage = `sets: the Sets Gallery API server and its database tools.
 
 Usage:
-  sets serve [--addr HOST:PORT] [--migrate=false]
+  sets serve [--addr HOST:PORT] [--trusted-documents FILE] [--migrate=false]
                           run the GraphQL server (creates and migrates the database first)
   sets db migrate         create the database if missing, apply pending migrations
   sets db rollback        roll back the last applied group of migrations
@@ -49,7 +49,7 @@ Configuration comes from the environment (see README.md):
   DATABASE_URL  ADDR  APP_ENV  AUTH_JWT_SECRET  CORS_ALLOWED_ORIGINS
   LOG_LEVEL  LOG_FORMAT  GRAPHIQL_ENABLED  INTROSPECTION_ENABLED
   QUERY_COMPLEXITY_LIMIT  QUERY_DEPTH_LIMIT  DB_MAX_CONNS  DB_MAX_ACTIVE_READS
-  DB_PREPARED_STATEMENTS  SHUTDOWN_TIMEOUT
+  DB_PREPARED_STATEMENTS  SHUTDOWN_TIMEOUT  TRUSTED_DOCUMENTS
 `
 
 // usageError is a mistake in the command line, answered with exit code 2.

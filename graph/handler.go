@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/store"
 )
 
@@ -22,6 +23,10 @@ type Options struct {
 	ComplexityLimit int
 	DepthLimit      int
 	Introspection   bool
+	// TrustedDocuments, if set, are the only documents that run (SPEC
+	// §13); otherwise any document runs, and Automatic Persisted Queries
+	// remember them by hash.
+	TrustedDocuments *persisted.Documents
 	// OnOperation, if set, hears each finished operation (for metrics).
 	OnOperation func(ctx context.Context, name string, errs gqlerror.List, took time.Duration)
 }
@@ -32,13 +37,15 @@ const parserTokenLimit = 5_000
 
 // NewServer returns the GraphQL handler with exactly the transports and
 // extensions we chose: POST and GET (no websockets, no multipart uploads),
-// a parsed-query cache, complexity and depth limits, and introspection only
+// persisted queries (APQ, or trusted documents only), a parsed-query
+// cache, complexity and depth limits, and introspection only
 // when asked for.
 func NewServer(o Options) *handler.Server {
 	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log}, Complexity: complexity()}
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(getQueries{})
 	srv.AddTransport(postJSON{})
+	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetDisableSuggestion(!o.Introspection)

@@ -19,6 +19,15 @@ const (
 	// CodeUnavailable: the database could not be reached or dropped the
 	// connection (a restart); the request may be retried (HTTP 503).
 	CodeUnavailable Code = "SERVICE_UNAVAILABLE"
+	// CodeBadRequest: the request itself is malformed (not JSON, a bad
+	// persistedQuery extension, a hash that is not its document's).
+	CodeBadRequest Code = "BAD_REQUEST"
+	// CodePersistedQueryNotFound: a request sent only a hash this process
+	// does not know; Apollo's clients answer it by sending the document.
+	CodePersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+	// CodeTrustedDocumentRequired: the server runs only the documents of
+	// its trusted-documents manifest, and this is not one of them.
+	CodeTrustedDocumentRequired Code = "TRUSTED_DOCUMENT_REQUIRED"
 )
 
 // UnavailableMessage is what the caller of a CodeUnavailable request is told.

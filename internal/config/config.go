@@ -60,6 +60,10 @@ type Config struct {
 	// a transaction-pooling PgBouncer older than 1.21.
 	DBPrepare       bool
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long SIGTERM waits for in-flight requests
+	// TrustedDocuments (TRUSTED_DOCUMENTS) is the path of a manifest of the
+	// only documents the API runs, for production (SPEC §13). Empty: any
+	// document runs. Serving reads and checks the file at start.
+	TrustedDocuments string
 }
 
 // DefaultComplexityLimit lets the heaviest real query through and refuses
@@ -77,15 +81,16 @@ const DefaultMaxActiveReads = 4
 // FromEnv builds a Config from getenv and validates it.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		DatabaseURL:     or(getenv("DATABASE_URL"), DefaultDatabaseURL),
-		Addr:            or(getenv("ADDR"), DefaultAddr),
-		Env:             or(getenv("APP_ENV"), EnvDevelopment),
-		JWTSecret:       getenv("AUTH_JWT_SECRET"),
-		LogFormat:       or(getenv("LOG_FORMAT"), "text"),
-		ComplexityLimit: DefaultComplexityLimit,
-		DepthLimit:      15,
-		DBMaxConns:      8,
-		ShutdownTimeout: 15 * time.Second,
+		DatabaseURL:      or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		Addr:             or(getenv("ADDR"), DefaultAddr),
+		Env:              or(getenv("APP_ENV"), EnvDevelopment),
+		JWTSecret:        getenv("AUTH_JWT_SECRET"),
+		LogFormat:        or(getenv("LOG_FORMAT"), "text"),
+		TrustedDocuments: getenv("TRUSTED_DOCUMENTS"),
+		ComplexityLimit:  DefaultComplexityLimit,
+		DepthLimit:       15,
+		DBMaxConns:       8,
+		ShutdownTimeout:  15 * time.Second,
 	}
 	var errs []error
 	add := func(err error) {

@@ -35,6 +35,7 @@ func TestDefaults(t *testing.T) {
 		{"DBPrepare", c.DBPrepare, true},
 		{"DBMaxConns", c.DBMaxConns, 8},
 		{"DBMaxActiveReads", c.DBMaxActiveReads, 4},
+		{"TrustedDocuments", c.TrustedDocuments, ""},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

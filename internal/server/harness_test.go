@@ -20,6 +20,7 @@ import (
 
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/server"
 	"github.com/brickgallery/sets/internal/store"
@@ -72,12 +73,19 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var trusted *persisted.Documents
+	if cfg.TrustedDocuments != "" {
+		if trusted, err = persisted.Load(cfg.TrustedDocuments); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.handler = server.New(server.Deps{
-		Config:   cfg,
-		Store:    store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads}),
-		Migrator: postgres.NewMigrator(h.db, ms, log),
-		Log:      log,
-		GraphiQL: graphiqlStub,
+		Config:           cfg,
+		Store:            store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads}),
+		Migrator:         postgres.NewMigrator(h.db, ms, log),
+		Log:              log,
+		GraphiQL:         graphiqlStub,
+		TrustedDocuments: trusted,
 	})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)

@@ -20,6 +20,7 @@ import (
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/reqid"
 	"github.com/brickgallery/sets/internal/store"
@@ -33,18 +34,22 @@ type Deps struct {
 	Log      *slog.Logger
 	// GraphiQL serves the IDE at "/" when Config.GraphiQL is on.
 	GraphiQL http.Handler
+	// TrustedDocuments, loaded from Config.TrustedDocuments, are then the
+	// only documents that run.
+	TrustedDocuments *persisted.Documents
 }
 
 // New returns the whole HTTP handler.
 func New(d Deps) http.Handler {
 	m := newMetrics(d.Store.DB().DB, d.Store.ReadStats)
 	gql := graph.NewServer(graph.Options{
-		Store:           d.Store,
-		Log:             d.Log,
-		ComplexityLimit: d.Config.ComplexityLimit,
-		DepthLimit:      d.Config.DepthLimit,
-		Introspection:   d.Config.Introspection,
-		OnOperation:     m.onOperation,
+		Store:            d.Store,
+		Log:              d.Log,
+		ComplexityLimit:  d.Config.ComplexityLimit,
+		DepthLimit:       d.Config.DepthLimit,
+		Introspection:    d.Config.Introspection,
+		TrustedDocuments: d.TrustedDocuments,
+		OnOperation:      m.onOperation,
 	})
 	var api http.Handler = loader.Middleware(d.Store, gql)
 	api = authenticate(auth.NewVerifier(d.Config.JWTSecret), d.Store, d.Log, api)
