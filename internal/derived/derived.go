@@ -48,26 +48,32 @@ var kinds = []Kind{
 	{Name: "user_theme_totals", check: themeTotalsCheck, repair: execCount(themeTotalsRepair)},
 }
 
-// lockOrder is what repair locks before it reads anything, in the order the
-// application's own transactions take these tables (users before their
-// rows; acquireWishlistItem locks a wishlist item, then inserts a set), so
-// that a writer already holding one of them finishes instead of
+// lockOrder is what repair locks before it reads anything: the parents
+// first, as the application's transactions take them (a user before the
+// user's rows; acquireWishlistItem locks a wishlist item, then inserts a
+// set), so that a writer already holding one of them finishes instead of
 // deadlocking against repair.
 //
-// EXCLUSIVE lets plain reads go on (the API keeps serving galleries) and
-// makes every write, and every SELECT ... FOR UPDATE, wait until repair
-// commits: the rebuild reads a complete snapshot that no trigger changes
-// underneath it, so its result is exact when it commits. (A lock-free
-// set-based rebuild would race the triggers: a set written after the
-// rebuild's snapshot adds its delta to a total that may or may not already
-// count it.) SHARE ROW EXCLUSIVE on users keeps users from being created or
-// deleted meanwhile (a cascading delete would otherwise wait on sets while
-// holding the user row the rebuilt totals reference), yet lets foreign-key
-// checks and reads of users go on; being self-exclusive, it also makes two
-// repairs run one after the other.
+// EXCLUSIVE on sets and the totals lets plain reads go on (the API keeps
+// serving galleries) and makes every write of sets wait until repair
+// commits: the rebuild of the totals reads a complete snapshot that no
+// trigger changes underneath it, so the totals are exact when it commits
+// and the triggers' deltas add up from there. A lock-free set-based rebuild
+// would race the triggers: a set written after the rebuild's snapshot adds
+// its delta to a total that may or may not count it already.
+//
+// users and wishlist_items get SHARE ROW EXCLUSIVE, which stops their
+// writers (no user is created or deleted under the totals; no wishlist item
+// changes under the keys' rebuild) but not foreign-key checks: every insert
+// of a set takes ROW SHARE on both after it holds sets (measured: EXCLUSIVE
+// on wishlist_items deadlocked with concurrent inserts of sets). Being
+// self-exclusive, it also makes two repairs run one after the other. The
+// one wait left that can deadlock is repair's update of a wishlist item's
+// wrong key while acquireWishlistItem holds that row and waits on sets;
+// PostgreSQL then fails one of the two, and repair changes nothing.
 var lockOrder = []struct{ table, mode string }{
 	{"users", "SHARE ROW EXCLUSIVE"},
-	{"wishlist_items", "EXCLUSIVE"},
+	{"wishlist_items", "SHARE ROW EXCLUSIVE"},
 	{"sets", "EXCLUSIVE"},
 	{"user_theme_totals", "EXCLUSIVE"},
 }
