@@ -22,8 +22,10 @@ Reads one snapshot and writes nothing. Refuses while migrations are pending.`
 
 const repairSynopsis = `sets db repair [--lock-timeout 5s]
 
-Rebuilds every kind of derived data that 'sets db verify' checks, in one
-transaction, and prints how many rows of each it changed. While it runs,
+Rebuilds every kind of derived data that 'sets db verify' checks (enables
+the triggers that keep it, recomputes canonical set-number keys, rebuilds
+user_theme_totals from the sets) in one transaction, and prints how many
+rows of each it changed. While it runs,
 reads go on and writes of users, sets and wishlist items wait. Changes no
 updated_at nor any other value a user entered. Running it again changes
 nothing. Refuses while migrations are pending.`
