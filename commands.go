@@ -22,11 +22,16 @@ import (
 // runDB dispatches the `db` subcommands.
 func runDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"db needs a subcommand: migrate, rollback, status, create or seed"}
+		return usageError{"db needs a subcommand: migrate, rollback, status, create, seed, verify or repair"}
 	}
 	sub, args := args[0], args[1:]
-	if sub == "create" {
+	switch sub {
+	case "create":
 		return runDBCreate(args, stdout, stderr)
+	case "verify":
+		return runDBVerify(ctx, args, getenv, stdout, stderr)
+	case "repair":
+		return runDBRepair(ctx, args, getenv, stdout, stderr)
 	}
 	fs := newFlagSet("db "+sub, "sets db "+sub, stderr)
 	if err := parseFlags(fs, args); err != nil {

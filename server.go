@@ -42,6 +42,8 @@ Usage:
   sets db status          list migrations as applied or pending
   sets db create NAME     write a new timestamped up/down SQL migration pair
   sets db seed            load the demo collection (idempotent)
+  sets db verify          compare derived data (theme totals, set-number keys) with its sources
+  sets db repair          rebuild all derived data in one transaction
   sets token --email E    create that user if missing and print a bearer token
   sets help               show this help
 
