@@ -51,6 +51,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case isValidationError(gqlErr):
 			if len(gqlErr.Path) > 0 && gqlErr.Path[0] == ast.PathName("variable") {
 				// A variable of the wrong type is bad input, not a bad query.
+				gqlErr.Message = variableMessage(gqlErr.Message)
 				setCode(gqlErr, models.CodeInvalid, joinPath(gqlErr.Path[1:]))
 			}
 		case postgres.Unavailable(err):
@@ -130,4 +131,31 @@ func joinPath(p ast.Path) string {
 		}
 	}
 	return strings.Join(parts, ".")
+}
+
+// scalarExpectations say what each built-in scalar takes, as
+// graph/scalar's strict unmarshalers do.
+var scalarExpectations = map[string]string{
+	"Int":     "not an Int: send a whole number in integer notation (3, not \"3\", 3.5 or 3.0) within the 32-bit range",
+	"Float":   "not a Float: send a JSON number, not a string",
+	"String":  "not a String: send a JSON string, not a number or a boolean",
+	"Boolean": "not a Boolean: send true or false, not a string or a number",
+}
+
+// variableMessage rewords gqlparser's complaint about a variable's value
+// ("cannot use string as Int", where the string may be a JSON number 3.5
+// as the decoder keeps it, or "cannot use value 0 as Int" for 3.5 at the
+// top level) into what the client must send instead.
+func variableMessage(msg string) string {
+	if !strings.HasPrefix(msg, "cannot use ") {
+		return msg
+	}
+	i := strings.LastIndex(msg, " as ")
+	if i < 0 {
+		return msg
+	}
+	if want, ok := scalarExpectations[msg[i+len(" as "):]]; ok {
+		return want
+	}
+	return msg
 }

@@ -20,7 +20,7 @@ var _ graphql.Transport = getQueries{}
 
 func (g getQueries) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	r, unavailable := withUnavailableFlag(r)
-	g.GET.Do(&getResponse{ResponseWriter: w, unavailable: unavailable}, r, exec)
+	g.GET.Do(&getResponse{ResponseWriter: w, unavailable: unavailable}, r, tokenLimitedExecutor{exec})
 }
 
 // getResponse adjusts the status the GET transport sends, explicitly or

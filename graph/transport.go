@@ -53,6 +53,7 @@ func (postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 
 	oc, errs := exec.CreateOperationContext(ctx, &params)
+	recodeTokenLimit(errs)
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs)
 		status := http.StatusOK
