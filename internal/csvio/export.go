@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/brickgallery/sets/models"
+	"github.com/brickgallery/sets/internal/store"
 )
 
 // Format is a kind of file the export writes.
@@ -44,14 +44,20 @@ func (f Format) Images() bool { return f == FormatSets }
 var rebrickableHeader = []string{"Set Number", "Quantity", "Includes Spares", "Inventory ver"}
 
 // Batch is a run of sets in export order and their images by set id.
-type Batch struct {
-	Sets   []*models.Set
-	Images map[uuid.UUID][]*models.SetImage
-}
+type Batch = store.ExportBatch
 
 // Source hands the sets to export to fn, batch by batch, stopping at the
 // first error fn returns.
 type Source func(ctx context.Context, fn func(Batch) error) error
+
+// FromStore is the Source of the user's sets in st (of exactly theme, when
+// theme is not nil) that a file of format f holds: the HTTP export and the
+// command line both read through it, so that they write the same bytes.
+func FromStore(st *store.Store, user uuid.UUID, theme *string, f Format) Source {
+	return func(ctx context.Context, fn func(Batch) error) error {
+		return st.ExportSets(ctx, user, store.ExportOptions{Theme: theme, Images: f.Images()}, fn)
+	}
+}
 
 // Export writes the sets of src to w as a file of format f: the header,
 // then each batch, flushed to w when it is written so that memory holds
