@@ -273,3 +273,49 @@ func TestExportAcrossBatches(t *testing.T) {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 }
+
+// A client that goes away stops the export: no further batch is read.
+func TestExportStopsWhenTheClientGoesAway(t *testing.T) {
+	h := newHarness(t)
+	user, token := h.newUser(t)
+	h.warm(t, token)
+	h.mustExec(t, `INSERT INTO sets (user_id, title) SELECT ?, 'set ' || n FROM generate_series(1, 10000) AS n`, user)
+	batch := "ORDER BY s.created_at, s.id LIMIT"
+	h.rec.setBefore(func(ctx context.Context, q string) {
+		if strings.Contains(q, batch) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL+"/export/sets.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resp.Body.Read(make([]byte, 1)); err != nil { // the first batch has arrived
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(h.logs.String(), "export: client went away") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not notice the client leaving; log:\n%s", h.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	read := 0
+	for _, q := range h.rec.take() {
+		if strings.Contains(q, batch) && strings.HasPrefix(q, "SELECT s.id, s.user_id") {
+			read++
+		}
+	}
+	t.Logf("read %d batch(es) of 10", read)
+	if read >= 10 {
+		t.Errorf("read %d of the 10 batches after the client went away", read)
+	}
+}
