@@ -19,8 +19,10 @@ type ColumnError struct {
 	Err    error
 }
 
+// Error names the column and the reason.
 func (e *ColumnError) Error() string { return fmt.Sprintf("column %s: %v", e.Column, e.Err) }
 
+// Unwrap returns the reason.
 func (e *ColumnError) Unwrap() error { return e.Err }
 
 // Decoder reads rows of our CSV by their header: columns are matched by
