@@ -22,7 +22,7 @@ import (
 // runDB dispatches the `db` subcommands.
 func runDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"db needs a subcommand: migrate, rollback, status, create, seed, verify or repair"}
+		return usageError{"db needs a subcommand: migrate, rollback, status, create, seed, verify, repair or export"}
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -32,6 +32,8 @@ func runDB(ctx context.Context, args []string, getenv func(string) string, stdou
 		return runDBVerify(ctx, args, getenv, stdout, stderr)
 	case "repair":
 		return runDBRepair(ctx, args, getenv, stdout, stderr)
+	case "export":
+		return runDBExport(ctx, args, getenv, stdout, stderr)
 	}
 	fs := newFlagSet("db "+sub, "sets db "+sub, stderr)
 	if err := parseFlags(fs, args); err != nil {

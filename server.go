@@ -44,6 +44,8 @@ Usage:
   sets db seed            load the demo collection (idempotent)
   sets db verify          compare derived data (theme totals, set-number keys) with its sources
   sets db repair          rebuild all derived data in one transaction
+  sets db export --email E [--format sets|rebrickable] [--theme T]
+                          write that user's sets to standard output as CSV
   sets token --email E    create that user if missing and print a bearer token
   sets help               show this help
 

@@ -51,22 +51,29 @@ func New(d Deps) http.Handler {
 		TrustedDocuments: d.TrustedDocuments,
 		OnOperation:      m.onOperation,
 	})
+	verifier := auth.NewVerifier(d.Config.JWTSecret)
 	var api http.Handler = loader.Middleware(d.Store, gql)
-	api = authenticate(auth.NewVerifier(d.Config.JWTSecret), d.Store, d.Log, api)
+	api = authenticate(verifier, d.Store, d.Log, api)
 	api = limitBody(MaxBodyBytes, api)
 	api = jsonBodies(api)
 	// CORS wraps every refusal above, so a browser sees the real status.
-	api = cors.New(cors.Options{
+	crossOrigin := cors.New(cors.Options{
 		AllowedOrigins: d.Config.CORSAllowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders: []string{"Authorization", "Content-Type"},
-		ExposedHeaders: []string{reqid.Header},
+		// Content-Disposition too, so a frontend that downloads the
+		// export with fetch can name the file as the server does.
+		ExposedHeaders: []string{reqid.Header, "Content-Disposition"},
 		MaxAge:         600,
-	}).Handler(api)
+	})
+	api = crossOrigin.Handler(api)
 	api = methods(api, http.MethodGet, http.MethodPost, http.MethodOptions)
+	// The same token as /graphql; a preflight is answered by CORS.
+	export := crossOrigin.Handler(authenticate(verifier, d.Store, d.Log, exportSets(d.Store, d.Log)))
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
+	mux.Handle("/export/sets.csv", export)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -136,3 +136,16 @@ func (s *Store) User(ctx context.Context, id uuid.UUID) (*models.User, error) {
 	}
 	return u, nil
 }
+
+// UserByEmail returns the user with email; NotFound when there is none.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*models.User, error) {
+	u := new(models.User)
+	err := s.db.NewSelect().Model(u).Where("email = ?", email).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, models.NotFound("user")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find user %q: %w", email, err)
+	}
+	return u, nil
+}
