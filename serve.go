@@ -77,8 +77,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ide = graphiqlHandler()
 	}
 	h := server.New(server.Deps{
-		Config:           cfg,
-		Store:            store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads}),
+		Config: cfg,
+		Store: store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads,
+			Retry: postgres.Retry{Within: cfg.DBRetryWithin}}),
 		Migrator:         postgres.NewMigrator(db, ms, log),
 		Log:              log,
 		GraphiQL:         ide,

@@ -58,7 +58,11 @@ type Config struct {
 	// DBPrepare (DB_PREPARED_STATEMENTS, default true) lets a few
 	// fixed-shape hot reads run as prepared statements; turn it off behind
 	// a transaction-pooling PgBouncer older than 1.21.
-	DBPrepare       bool
+	DBPrepare bool
+	// DBRetryWithin (DB_RETRY_WITHIN, default 5s, 0 for never) bounds how
+	// long a read that met an unreachable database (a restart, a broken
+	// connection) is tried again, with back-off (SPEC §12).
+	DBRetryWithin   time.Duration
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long SIGTERM waits for in-flight requests
 	// TrustedDocuments (TRUSTED_DOCUMENTS) is the path of a manifest of the
 	// only documents the API runs, for production (SPEC §13). Empty: any
@@ -78,6 +82,11 @@ const DefaultComplexityLimit = 20_000
 // as 8 did, with half the tail latency.
 const DefaultMaxActiveReads = 4
 
+// DefaultDBRetryWithin is DB_RETRY_WITHIN's default, "a few seconds"
+// (SPEC §12): a fast restart of a small cluster is back in about one, and
+// the user of an interactive app gives up after a few more.
+const DefaultDBRetryWithin = 5 * time.Second
+
 // FromEnv builds a Config from getenv and validates it.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
@@ -90,6 +99,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ComplexityLimit:  DefaultComplexityLimit,
 		DepthLimit:       15,
 		DBMaxConns:       8,
+		DBRetryWithin:    DefaultDBRetryWithin,
 		ShutdownTimeout:  15 * time.Second,
 	}
 	var errs []error
@@ -115,6 +125,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.DBMaxActiveReads = min(DefaultMaxActiveReads, c.DBMaxConns)
 	add(parseInt("DB_MAX_ACTIVE_READS", getenv("DB_MAX_ACTIVE_READS"), 1, 1000, &c.DBMaxActiveReads))
 	add(parseBool("DB_PREPARED_STATEMENTS", getenv("DB_PREPARED_STATEMENTS"), true, &c.DBPrepare))
+	if v := getenv("DB_RETRY_WITHIN"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			add(fmt.Errorf("DB_RETRY_WITHIN: %q is not a duration from 0s to 1m such as 5s", v))
+		} else {
+			c.DBRetryWithin = d
+		}
+	}
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

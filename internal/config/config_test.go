@@ -35,6 +35,7 @@ func TestDefaults(t *testing.T) {
 		{"DBPrepare", c.DBPrepare, true},
 		{"DBMaxConns", c.DBMaxConns, 8},
 		{"DBMaxActiveReads", c.DBMaxActiveReads, 4},
+		{"DBRetryWithin", c.DBRetryWithin, 5 * time.Second},
 		{"TrustedDocuments", c.TrustedDocuments, ""},
 	}
 	for _, ch := range checks {
@@ -68,6 +69,13 @@ func TestPreparedStatementsCanBeTurnedOff(t *testing.T) {
 	c, err := config.FromEnv(env(map[string]string{"DB_PREPARED_STATEMENTS": "false"}))
 	if err != nil || c.DBPrepare {
 		t.Errorf("DB_PREPARED_STATEMENTS=false: DBPrepare=%v, %v; want off", c.DBPrepare, err)
+	}
+}
+
+func TestRetriesCanBeTurnedOff(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{"DB_RETRY_WITHIN": "0s"}))
+	if err != nil || c.DBRetryWithin != 0 {
+		t.Errorf("DB_RETRY_WITHIN=0s: DBRetryWithin=%v, %v; want 0", c.DBRetryWithin, err)
 	}
 }
 
@@ -119,6 +127,8 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"DB_MAX_ACTIVE_READS", "9", nil}, // more than DB_MAX_CONNS' 8
 		{"DB_PREPARED_STATEMENTS", "nope", nil},
 		{"SHUTDOWN_TIMEOUT", "soon", nil},
+		{"DB_RETRY_WITHIN", "-1s", nil},
+		{"DB_RETRY_WITHIN", "1h", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {

@@ -60,11 +60,16 @@ var graphiqlStub = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request)
 // newHarnessEnv is newHarness configured by env (as the environment would).
 func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	t.Helper()
+	return newHarnessAt(t, env, testdb.URL(t))
+}
+
+// newHarnessAt is newHarnessEnv over the migrated database at url.
+func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
+	t.Helper()
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	url := testdb.URL(t)
 	rec := &recorder{}
 	h := &harness{cfg: cfg, rec: rec, logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
 		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: cfg.DBMaxConns, Tracer: rec})}
@@ -80,8 +85,9 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 		}
 	}
 	h.handler = server.New(server.Deps{
-		Config:           cfg,
-		Store:            store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads}),
+		Config: cfg,
+		Store: store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads,
+			Retry: postgres.Retry{Within: cfg.DBRetryWithin}}),
 		Migrator:         postgres.NewMigrator(h.db, ms, log),
 		Log:              log,
 		GraphiQL:         graphiqlStub,

@@ -81,6 +81,10 @@ func readMetrics(reads func() store.ReadStats) []prometheus.Collector {
 			Name: "sets_db_read_wait_seconds_total",
 			Help: "Time reads have spent waiting for their turn.",
 		}, func() float64 { return reads().WaitDuration.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sets_db_retries_total",
+			Help: "Statements tried again after meeting an unreachable database (DB_RETRY_WITHIN).",
+		}, func() float64 { return float64(reads().Retries) }),
 	}
 }
 

@@ -69,7 +69,7 @@ func lockSet(ctx context.Context, tx bun.Tx, user, id uuid.UUID) error {
 // AddSetImage adds img to the user's set. Without a position (nil) it goes
 // after the set's last image.
 func (s *Store) AddSetImage(ctx context.Context, user uuid.UUID, img *models.SetImage, position *int32) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := lockSet(ctx, tx, user, img.SetID); err != nil {
 			return err
 		}
@@ -92,10 +92,12 @@ func (s *Store) AddSetImage(ctx context.Context, user uuid.UUID, img *models.Set
 // SetImage returns the image id if it belongs to one of the user's sets.
 func (s *Store) SetImage(ctx context.Context, user, id uuid.UUID) (*models.SetImage, error) {
 	img := new(models.SetImage)
-	err := s.db.NewSelect().Model(img).
-		Where("i.id = ?", id).
-		Where("EXISTS (SELECT 1 FROM sets s WHERE s.id = i.set_id AND s.user_id = ?)", user).
-		Scan(ctx)
+	err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewSelect().Model(img).
+			Where("i.id = ?", id).
+			Where("EXISTS (SELECT 1 FROM sets s WHERE s.id = i.set_id AND s.user_id = ?)", user).
+			Scan(ctx)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, models.NotFound("image")
 	}
@@ -111,10 +113,14 @@ func (s *Store) UpdateSetImage(ctx context.Context, user uuid.UUID, img *models.
 	if len(columns) == 0 {
 		return s.SetImage(ctx, user, img.ID)
 	}
-	res, err := s.db.NewUpdate().Model(img).Column(columns...).
-		Where("i.id = ?", img.ID).
-		Where("EXISTS (SELECT 1 FROM sets s WHERE s.id = i.set_id AND s.user_id = ?)", user).
-		Returning("*").Exec(ctx)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		res, err = s.db.NewUpdate().Model(img).Column(columns...).
+			Where("i.id = ?", img.ID).
+			Where("EXISTS (SELECT 1 FROM sets s WHERE s.id = i.set_id AND s.user_id = ?)", user).
+			Returning("*").Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("update image %s: %w", img.ID, err)
 	}
@@ -127,10 +133,14 @@ func (s *Store) UpdateSetImage(ctx context.Context, user uuid.UUID, img *models.
 // DeleteSetImage deletes the image id if it belongs to one of the user's
 // sets.
 func (s *Store) DeleteSetImage(ctx context.Context, user, id uuid.UUID) error {
-	res, err := s.db.NewDelete().TableExpr("set_images AS i").
-		Where("i.id = ?", id).
-		Where("EXISTS (SELECT 1 FROM sets s WHERE s.id = i.set_id AND s.user_id = ?)", user).
-		Exec(ctx)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		res, err = s.db.NewDelete().TableExpr("set_images AS i").
+			Where("i.id = ?", id).
+			Where("EXISTS (SELECT 1 FROM sets s WHERE s.id = i.set_id AND s.user_id = ?)", user).
+			Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete image %s: %w", id, err)
 	}
@@ -144,7 +154,7 @@ func (s *Store) DeleteSetImage(ctx context.Context, user, id uuid.UUID) error {
 // order of ids, which must hold each of the set's image ids exactly once.
 func (s *Store) ReorderSetImages(ctx context.Context, user, setID uuid.UUID, ids []uuid.UUID) ([]*models.SetImage, error) {
 	var images []*models.SetImage
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := lockSet(ctx, tx, user, setID); err != nil {
 			return err
 		}

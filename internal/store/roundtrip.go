@@ -50,8 +50,16 @@ var binaryResults = []int16{pgx.BinaryFormatCode}
 // roundTrip sends the statements in one pipeline on one pooled connection
 // (one Sync: PostgreSQL runs them as one implicit transaction, so a failure
 // in any of them fails all) and hands each statement's rows to its scan
-// function, in order.
-func (s *Store) roundTrip(ctx context.Context, stmts ...statement) (err error) {
+// function, in order. A round trip that meets an unreachable database is
+// sent again (Options.Retry): these are reads, and every scan function
+// starts its destination afresh, so rows of a failed attempt never stay.
+func (s *Store) roundTrip(ctx context.Context, stmts ...statement) error {
+	return s.opts.Retry.Read(ctx, func(ctx context.Context) error {
+		return s.roundTripOnce(ctx, stmts)
+	})
+}
+
+func (s *Store) roundTripOnce(ctx context.Context, stmts []statement) (err error) {
 	if s.reads != nil {
 		if err = s.startRead(ctx); err != nil {
 			return err
@@ -248,10 +256,11 @@ func (s *slab[T]) next() *T {
 	return v
 }
 
-// scanSets appends every row (of setColumns) to *dst; expect is how many
-// rows there may be.
+// scanSets sets *dst to the rows (of setColumns); expect is how many rows
+// there may be.
 func scanSets(dst *[]*models.Set, expect int) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
+		*dst = (*dst)[:0] // a retried round trip scans again
 		if err := checkColumns("set", rows.FieldDescriptions(), setColumnTypes); err != nil {
 			return err
 		}
@@ -297,6 +306,7 @@ var imageColumns, imageColumnTypes = columnList(
 // by image. expect is about how many rows there will be.
 func scanImages(dst map[uuid.UUID][]*models.SetImage, expect int) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
+		clear(dst) // a retried round trip scans again
 		if err := checkColumns("image", rows.FieldDescriptions(), imageColumnTypes); err != nil {
 			return err
 		}

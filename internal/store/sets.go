@@ -98,7 +98,11 @@ func (s *Store) countStatement(user uuid.UUID, f *SetFilter, n *int32) statement
 // after: X" must say hasPreviousPage even when X is the very first set.
 func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward bool) (bool, error) {
 	sel := atOrBeyond(s.matching(q.UserID, &q.Filter), keys(q.Order, backward), c)
-	ok, err := sel.Exists(ctx)
+	var ok bool
+	err := s.read(ctx, func(ctx context.Context) (err error) {
+		ok, err = sel.Exists(ctx)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("look beyond cursor: %w", err)
 	}
@@ -152,9 +156,11 @@ func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool
 // canonical key (SPEC §7), other than except, newest first (at most 100).
 func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber string, except uuid.UUID) ([]*models.Set, error) {
 	var sets []*models.Set
-	err := s.db.NewSelect().Model(&sets).
-		Where("user_id = ? AND canonical_set_number = canonical_set_number(?) AND id <> ?", user, setNumber, except).
-		OrderExpr("created_at DESC, id DESC").Limit(100).Scan(ctx)
+	err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewSelect().Model(&sets).
+			Where("user_id = ? AND canonical_set_number = canonical_set_number(?) AND id <> ?", user, setNumber, except).
+			OrderExpr("created_at DESC, id DESC").Limit(100).Scan(ctx)
+	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("find sets numbered %q: %w", setNumber, err)
 	}
@@ -166,7 +172,7 @@ func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber str
 // A wishlistItemId that is not one of the user's items is NOT_FOUND on
 // input.wishlistItemId: the database's foreign key decides.
 func (s *Store) CreateSet(ctx context.Context, set *models.Set, images []*models.SetImage) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		return insertSet(ctx, tx, set, images)
 	})
 }
@@ -201,8 +207,12 @@ func (s *Store) UpdateSet(ctx context.Context, user, id uuid.UUID, p *SetPatch) 
 		return s.Set(ctx, user, id)
 	}
 	set := &p.Set
-	res, err := s.db.NewUpdate().Model(set).Column(p.Columns...).
-		Where("id = ? AND user_id = ?", id, user).Returning("*").Exec(ctx)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		res, err = s.db.NewUpdate().Model(set).Column(p.Columns...).
+			Where("id = ? AND user_id = ?", id, user).Returning("*").Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, wishlistLinkError(fmt.Errorf("update set %s: %w", id, err), "input.wishlistItemId")
 	}
@@ -214,7 +224,11 @@ func (s *Store) UpdateSet(ctx context.Context, user, id uuid.UUID, p *SetPatch) 
 
 // DeleteSet deletes the user's set id and, by cascade, its images.
 func (s *Store) DeleteSet(ctx context.Context, user, id uuid.UUID) error {
-	res, err := s.db.NewDelete().TableExpr("sets").Where("id = ? AND user_id = ?", id, user).Exec(ctx)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		res, err = s.db.NewDelete().TableExpr("sets").Where("id = ? AND user_id = ?", id, user).Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete set %s: %w", id, err)
 	}
@@ -264,6 +278,7 @@ func (s *Store) Themes(ctx context.Context, user uuid.UUID) ([]*ThemeSummary, er
 		sql: "SELECT t.theme, t.set_count, t.piece_total FROM user_theme_totals AS t " +
 			"WHERE t.user_id = $1 ORDER BY t.set_count DESC, t.theme",
 		scan: func(rows pgx.Rows) error {
+			out = out[:0] // a retried round trip scans again
 			for rows.Next() {
 				var (
 					t             ThemeSummary
@@ -303,7 +318,8 @@ func (s *Store) Stats(ctx context.Context, user uuid.UUID, f *SetFilter) (*Stats
 		ColumnExpr("coalesce(sum(coalesce(s.purchase_price, 0) + coalesce(s.tax, 0) + coalesce(s.shipping, 0)), 0) AS spent")
 	sel = sel.GroupExpr("GROUPING SETS ((), (s.theme))").
 		OrderExpr("grouped, sets DESC, s.theme")
-	if err := sel.Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := s.read(ctx, func(ctx context.Context) error { return sel.Scan(ctx, &rows) })
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("collection stats: %w", err)
 	}
 	st := &Stats{TotalSpent: decimal.Zero, ByTheme: []*ThemeSummary{}}
@@ -326,11 +342,13 @@ func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]*TagSummary, error)
 		Tag  string
 		Sets int64
 	}
-	err := s.db.NewSelect().TableExpr("sets AS s, unnest(s.tags) AS t").
-		ColumnExpr("min(t) AS tag, count(DISTINCT s.id) AS sets").
-		Where("s.user_id = ?", user).
-		GroupExpr("lower(t)").OrderExpr("sets DESC, tag").
-		Scan(ctx, &rows)
+	err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewSelect().TableExpr("sets AS s, unnest(s.tags) AS t").
+			ColumnExpr("min(t) AS tag, count(DISTINCT s.id) AS sets").
+			Where("s.user_id = ?", user).
+			GroupExpr("lower(t)").OrderExpr("sets DESC, tag").
+			Scan(ctx, &rows)
+	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}

@@ -114,7 +114,8 @@ func (s *Store) ListWishlist(ctx context.Context, q *WishlistQuery, count bool) 
 	}
 	sel = orderBy(sel, keysOf(wishlistColumns, "w.", q.Order, q.Backward)).Limit(int64(q.Limit + 1))
 	items := []*models.WishlistItem{}
-	if err := sel.Scan(ctx, &items); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := s.read(ctx, func(ctx context.Context) error { return sel.Scan(ctx, &items) })
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("list wishlist: %w", err)
 	}
 	page := &WishlistPage{Items: items}
@@ -125,12 +126,16 @@ func (s *Store) ListWishlist(ctx context.Context, q *WishlistQuery, count bool) 
 		slices.Reverse(page.Items)
 	}
 	if count {
-		n, err := s.wishlistSelect(q.UserID, &q.Filter).Count(ctx)
+		var n int64
+		err := s.read(ctx, func(ctx context.Context) (err error) {
+			n, err = s.wishlistSelect(q.UserID, &q.Filter).Count(ctx)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("count wishlist: %w", err)
 		}
 		page.Total = new(int32)
-		*page.Total = clamp32(int64(n))
+		*page.Total = clamp32(n)
 	}
 	return page, nil
 }
@@ -138,7 +143,11 @@ func (s *Store) ListWishlist(ctx context.Context, q *WishlistQuery, count bool) 
 // AnyWishlistBeyond is AnyBeyond for the wishlist.
 func (s *Store) AnyWishlistBeyond(ctx context.Context, q *WishlistQuery, c *Cursor, backward bool) (bool, error) {
 	sel := atOrBeyond(s.wishlistSelect(q.UserID, &q.Filter), keysOf(wishlistColumns, "w.", q.Order, backward), c)
-	ok, err := sel.Exists(ctx)
+	var ok bool
+	err := s.read(ctx, func(ctx context.Context) (err error) {
+		ok, err = sel.Exists(ctx)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("look beyond wishlist cursor: %w", err)
 	}
@@ -162,8 +171,10 @@ func (s *Store) WishlistItem(ctx context.Context, user, id uuid.UUID) (*models.W
 // statement: the loader behind Set.wishlistItem.
 func (s *Store) WishlistItemsByID(ctx context.Context, user uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]*models.WishlistItem, error) {
 	var items []*models.WishlistItem
-	err := s.db.NewSelect().TableExpr("wishlist_items AS w").ColumnExpr("w.*").ColumnExpr(ownedCountExpr).
-		Where("w.user_id = ? AND w.id IN (?)", user, bun.In(ids)).Scan(ctx, &items)
+	err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewSelect().TableExpr("wishlist_items AS w").ColumnExpr("w.*").ColumnExpr(ownedCountExpr).
+			Where("w.user_id = ? AND w.id IN (?)", user, bun.In(ids)).Scan(ctx, &items)
+	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("load %d wishlist items: %w", len(ids), err)
 	}
@@ -193,10 +204,14 @@ func withOwnedCount(ctx context.Context, db bun.IDB, item *models.WishlistItem) 
 // AddWishlistItem inserts item for its user, filling in its id, defaults,
 // key and timestamps.
 func (s *Store) AddWishlistItem(ctx context.Context, item *models.WishlistItem) error {
-	if _, err := s.db.NewInsert().Model(item).Returning("*").Exec(ctx); err != nil {
+	err := s.write(ctx, func(ctx context.Context) error {
+		_, err := s.db.NewInsert().Model(item).Returning("*").Exec(ctx)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("insert wishlist item: %w", err)
 	}
-	return withOwnedCount(ctx, s.db, item)
+	return s.read(ctx, func(ctx context.Context) error { return withOwnedCount(ctx, s.db, item) })
 }
 
 // WishlistPatch lists the columns to change and holds their new values.
@@ -212,21 +227,29 @@ func (s *Store) UpdateWishlistItem(ctx context.Context, user, id uuid.UUID, p *W
 		return s.WishlistItem(ctx, user, id)
 	}
 	item := &p.Item
-	res, err := s.db.NewUpdate().Model(item).Column(p.Columns...).
-		Where("id = ? AND user_id = ?", id, user).Returning("*").Exec(ctx)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		res, err = s.db.NewUpdate().Model(item).Column(p.Columns...).
+			Where("id = ? AND user_id = ?", id, user).Returning("*").Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("update wishlist item %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, models.NotFound("wishlist item")
 	}
-	return item, withOwnedCount(ctx, s.db, item)
+	return item, s.read(ctx, func(ctx context.Context) error { return withOwnedCount(ctx, s.db, item) })
 }
 
 // DeleteWishlistItem deletes the user's item id; the sets that fulfilled
 // it keep existing, their wishlistItemId cleared by the foreign key.
 func (s *Store) DeleteWishlistItem(ctx context.Context, user, id uuid.UUID) error {
-	res, err := s.db.NewDelete().TableExpr("wishlist_items").Where("id = ? AND user_id = ?", id, user).Exec(ctx)
+	var res sql.Result
+	err := s.write(ctx, func(ctx context.Context) (err error) {
+		res, err = s.db.NewDelete().TableExpr("wishlist_items").Where("id = ? AND user_id = ?", id, user).Exec(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete wishlist item %s: %w", id, err)
 	}
@@ -244,7 +267,7 @@ func (s *Store) AcquireWishlistItem(ctx context.Context, user, id uuid.UUID, set
 	images []*models.SetImage, fill func(*models.WishlistItem) error,
 ) (*models.WishlistItem, error) {
 	item := &models.WishlistItem{}
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		err := tx.NewSelect().Model(item).Where("w.id = ? AND w.user_id = ?", id, user).For("UPDATE").Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return models.NotFound("wishlist item")
