@@ -46,6 +46,8 @@ Usage:
   sets db repair          rebuild all derived data in one transaction
   sets db export --email E [--format sets|rebrickable] [--theme T]
                           write that user's sets to standard output as CSV
+  sets db import --email E [--format F] [--mode M] [--target T] [--dry-run] FILE
+                          add the sets of FILE (CSV or BrickLink XML; - for stdin) to that user's collection
   sets token --email E    create that user if missing and print a bearer token
   sets help               show this help
 
@@ -53,7 +55,7 @@ Configuration comes from the environment (see README.md):
   DATABASE_URL  ADDR  APP_ENV  AUTH_JWT_SECRET  CORS_ALLOWED_ORIGINS
   LOG_LEVEL  LOG_FORMAT  GRAPHIQL_ENABLED  INTROSPECTION_ENABLED
   QUERY_COMPLEXITY_LIMIT  QUERY_DEPTH_LIMIT  DB_MAX_CONNS  DB_MAX_ACTIVE_READS
-  DB_PREPARED_STATEMENTS  SHUTDOWN_TIMEOUT  TRUSTED_DOCUMENTS
+  DB_PREPARED_STATEMENTS  DB_RETRY_WITHIN  SHUTDOWN_TIMEOUT  TRUSTED_DOCUMENTS
 `
 
 // usageError is a mistake in the command line, answered with exit code 2.

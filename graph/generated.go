@@ -64,6 +64,22 @@ type ComplexityRoot struct {
 		DeletedID func(childComplexity int) int
 	}
 
+	ImportError struct {
+		Column  func(childComplexity int) int
+		Line    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ImportReport struct {
+		Created      func(childComplexity int) int
+		DryRun       func(childComplexity int) int
+		Errors       func(childComplexity int) int
+		Format       func(childComplexity int) int
+		RowsRead     func(childComplexity int) int
+		Skipped      func(childComplexity int) int
+		SkippedLines func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AcquireWishlistItem func(childComplexity int, id uuid.UUID, input *model.CreateSetInput) int
 		AddSetImage         func(childComplexity int, setID uuid.UUID, input model.SetImageInput) int
@@ -72,6 +88,7 @@ type ComplexityRoot struct {
 		DeleteSet           func(childComplexity int, id uuid.UUID) int
 		DeleteSetImage      func(childComplexity int, id uuid.UUID) int
 		DeleteWishlistItem  func(childComplexity int, id uuid.UUID) int
+		ImportSets          func(childComplexity int, file graphql.Upload, format *model.ImportFormat, mode *model.ImportMode, target *model.ImportTarget, dryRun *bool) int
 		ReorderSetImages    func(childComplexity int, setID uuid.UUID, imageIds []uuid.UUID) int
 		UpdateSet           func(childComplexity int, id uuid.UUID, input model.UpdateSetInput) int
 		UpdateSetImage      func(childComplexity int, id uuid.UUID, input model.UpdateSetImageInput) int
@@ -205,6 +222,7 @@ type MutationResolver interface {
 	UpdateWishlistItem(ctx context.Context, id uuid.UUID, input model.UpdateWishlistItemInput) (*models.WishlistItem, error)
 	DeleteWishlistItem(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
 	AcquireWishlistItem(ctx context.Context, id uuid.UUID, input *model.CreateSetInput) (*model.AcquireWishlistItemPayload, error)
+	ImportSets(ctx context.Context, file graphql.Upload, format *model.ImportFormat, mode *model.ImportMode, target *model.ImportTarget, dryRun *bool) (*model.ImportReport, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
@@ -305,6 +323,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeletePayload.DeletedID(childComplexity), true
 
+	case "ImportError.column":
+		if e.ComplexityRoot.ImportError.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportError.Column(childComplexity), true
+	case "ImportError.line":
+		if e.ComplexityRoot.ImportError.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportError.Line(childComplexity), true
+	case "ImportError.message":
+		if e.ComplexityRoot.ImportError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportError.Message(childComplexity), true
+
+	case "ImportReport.created":
+		if e.ComplexityRoot.ImportReport.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Created(childComplexity), true
+	case "ImportReport.dryRun":
+		if e.ComplexityRoot.ImportReport.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.DryRun(childComplexity), true
+	case "ImportReport.errors":
+		if e.ComplexityRoot.ImportReport.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Errors(childComplexity), true
+	case "ImportReport.format":
+		if e.ComplexityRoot.ImportReport.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Format(childComplexity), true
+	case "ImportReport.rowsRead":
+		if e.ComplexityRoot.ImportReport.RowsRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.RowsRead(childComplexity), true
+	case "ImportReport.skipped":
+		if e.ComplexityRoot.ImportReport.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Skipped(childComplexity), true
+	case "ImportReport.skippedLines":
+		if e.ComplexityRoot.ImportReport.SkippedLines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.SkippedLines(childComplexity), true
+
 	case "Mutation.acquireWishlistItem":
 		if e.ComplexityRoot.Mutation.AcquireWishlistItem == nil {
 			break
@@ -382,6 +462,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWishlistItem(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.importSets":
+		if e.ComplexityRoot.Mutation.ImportSets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importSets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportSets(childComplexity, args["file"].(graphql.Upload), args["format"].(*model.ImportFormat), args["mode"].(*model.ImportMode), args["target"].(*model.ImportTarget), args["dryRun"].(*bool)), true
 	case "Mutation.reorderSetImages":
 		if e.ComplexityRoot.Mutation.ReorderSetImages == nil {
 			break
@@ -1142,6 +1233,102 @@ type Mutation {
   acquired is BAD_USER_INPUT on id (clear its acquiredAt to acquire it again).
   """
   acquireWishlistItem("The item I got." id: UUID!, "The new set; without it, the item's title, set number and theme." input: CreateSetInput): AcquireWishlistItemPayload!
+
+  """
+  Bring sets in from a file (SPEC §9), sent as a GraphQL multipart request
+  (curl -F, Apollo's upload link): at most 10 MiB and 50,000 rows here, no
+  limit through ` + "`" + `sets db import` + "`" + `. All or nothing: when the report has errors,
+  nothing was written. Every row obeys the rules of createSet (an error names
+  the row's line and the file's column). A file that is none of the formats
+  is BAD_USER_INPUT on file.
+
+  Rows of our own CSV keep their id, createdAt and updatedAt (a new id when
+  the file's is taken), and their wishlistItemId when it names one of my
+  wishlist items (it is cleared otherwise). Brickset rows I want but do not
+  own go to my wishlist when importing into the collection, and are the only
+  rows read when importing into the wishlist; a BrickLink wanted list goes to
+  the wishlist with target WISHLIST.
+  """
+  importSets(
+    "The file: CSV (UTF-8, comma or semicolon) or BrickLink XML."
+    file: Upload!
+    "The file's format; AUTO recognises it from the header row or the XML root."
+    format: ImportFormat = AUTO
+    "What to do with a row whose set number I already have."
+    mode: ImportMode = SKIP_EXISTING
+    "Where the rows go."
+    target: ImportTarget = COLLECTION
+    "Report what would happen, and write nothing."
+    dryRun: Boolean = false
+  ): ImportReport!
+}
+
+"A file sent in a GraphQL multipart request."
+scalar Upload
+
+"The kinds of file importSets reads (SPEC §9)."
+enum ImportFormat {
+  "Recognise the format from the header row or the XML root."
+  AUTO
+  "Our own export (GET /export/sets.csv)."
+  SETS_CSV
+  "A Rebrickable set list export."
+  REBRICKABLE_CSV
+  "A Brickset collection export."
+  BRICKSET_CSV
+  "A BrickEconomy collection export."
+  BRICKECONOMY_CSV
+  "A BrickLink inventory or wanted list (XML)."
+  BRICKLINK_XML
+}
+
+"What importSets does with a row whose set number is already there."
+enum ImportMode {
+  "Add every row."
+  ADD
+  """
+  Skip a row whose canonical set number is already in the collection (or the
+  wishlist, for that target) or on an earlier row of the file; rows without a
+  set number are always added. Importing the same file twice adds nothing the
+  second time.
+  """
+  SKIP_EXISTING
+}
+
+"Where importSets puts the rows."
+enum ImportTarget {
+  "My sets (Brickset rows I only want still go to the wishlist)."
+  COLLECTION
+  "My wishlist."
+  WISHLIST
+}
+
+"What an import did, or with dryRun would do."
+type ImportReport {
+  "The format read (the one recognised, for AUTO)."
+  format: ImportFormat!
+  "Whether nothing was written on purpose."
+  dryRun: Boolean!
+  "Rows read, skipped ones included."
+  rowsRead: Int!
+  "Sets and wishlist items created; 0 when there are errors."
+  created: Int!
+  "Rows skipped: already there (SKIP_EXISTING), or not sets (BrickLink parts and minifigures)."
+  skipped: Int!
+  "The lines of the skipped rows, in order."
+  skippedLines: [Int!]!
+  "Why the file was not imported: at most 100, in line order. Empty when it was."
+  errors: [ImportError!]!
+}
+
+"A row of an import file that could not be imported."
+type ImportError {
+  "The row's line in the file: 1 is the header; for XML, the line of the element."
+  line: Int!
+  "The file's column (or XML element) at fault, when one is."
+  column: String
+  "What is wrong, for a person to fix."
+  message: String!
 }
 
 "A set I want."
@@ -1657,6 +1844,38 @@ func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type DeletePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_ImportError_line(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportError_column(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportError", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "format":
+		return ec.fieldContext_ImportReport_format(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_ImportReport_dryRun(ctx, field)
+	case "rowsRead":
+		return ec.fieldContext_ImportReport_rowsRead(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportReport_created(ctx, field)
+	case "skipped":
+		return ec.fieldContext_ImportReport_skipped(ctx, field)
+	case "skippedLines":
+		return ec.fieldContext_ImportReport_skippedLines(ctx, field)
+	case "errors":
+		return ec.fieldContext_ImportReport_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -2082,6 +2301,52 @@ func (ec *executionContext) field_Mutation_deleteWishlistItem_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importSets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (*model.ImportFormat, error) {
+			return ec.unmarshalOImportFormat2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "mode",
+		func(ctx context.Context, v any) (*model.ImportMode, error) {
+			return ec.unmarshalOImportMode2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["mode"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "target",
+		func(ctx context.Context, v any) (*model.ImportTarget, error) {
+			return ec.unmarshalOImportTarget2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportTarget(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["target"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "dryRun",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dryRun"] = arg4
 	return args, nil
 }
 
@@ -2709,6 +2974,245 @@ func (ec *executionContext) fieldContext_DeletePayload_deletedId(_ context.Conte
 	return graphql.NewScalarFieldContext("DeletePayload", field, false, false, "UUID")
 }
 
+func (ec *executionContext) _ImportError_line(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportError_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportError_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportError_column(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportError_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportError_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportReport_format(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImportFormat) graphql.Marshaler {
+			return ec.marshalNImportFormat2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportFormat(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "ImportFormat")
+}
+
+func (ec *executionContext) _ImportReport_dryRun(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportReport_rowsRead(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_rowsRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_rowsRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_created(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_skipped(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int32) graphql.Marshaler {
+			return ec.marshalNInt2int32(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_skippedLines(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_skippedLines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedLines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int32) graphql.Marshaler {
+			return ec.marshalNInt2ᚕint32ᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_skippedLines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ImportError) graphql.Marshaler {
+			return ec.marshalNImportError2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3187,6 +3691,50 @@ func (ec *executionContext) fieldContext_Mutation_acquireWishlistItem(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_acquireWishlistItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importSets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importSets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportSets(ctx, fc.Args["file"].(graphql.Upload), fc.Args["format"].(*model.ImportFormat), fc.Args["mode"].(*model.ImportMode), fc.Args["target"].(*model.ImportTarget), fc.Args["dryRun"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportReport) graphql.Marshaler {
+			return ec.marshalNImportReport2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importSets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importSets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7288,6 +7836,112 @@ func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var importErrorImplementors = []string{"ImportError"}
+
+func (ec *executionContext) _ImportError(ctx context.Context, sel ast.SelectionSet, obj *model.ImportError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportError")
+		case "line":
+			out.Values[i] = ec._ImportError_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "column":
+			out.Values[i] = ec._ImportError_column(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importReportImplementors = []string{"ImportReport"}
+
+func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.SelectionSet, obj *model.ImportReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportReport")
+		case "format":
+			out.Values[i] = ec._ImportReport_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dryRun":
+			out.Values[i] = ec._ImportReport_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsRead":
+			out.Values[i] = ec._ImportReport_rowsRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._ImportReport_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._ImportReport_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedLines":
+			out.Values[i] = ec._ImportReport_skippedLines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ImportReport_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7380,6 +8034,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "acquireWishlistItem":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_acquireWishlistItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importSets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importSets(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8580,6 +9241,48 @@ func (ec *executionContext) marshalNDeletePayload2ᚖgithubᚗcomᚋbrickgallery
 	return ec._DeletePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNImportError2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ImportError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportError2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportError2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportError(ctx context.Context, sel ast.SelectionSet, v *model.ImportError) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportError!")
+		return graphql.Null
+	}
+	return ec._ImportError(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportFormat2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportFormat(ctx context.Context, v any) (model.ImportFormat, error) {
+	var res model.ImportFormat
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportFormat2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportFormat(ctx context.Context, sel ast.SelectionSet, v model.ImportFormat) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNImportReport2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportReport(ctx context.Context, sel ast.SelectionSet, v *model.ImportReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportReport!")
+		return graphql.Null
+	}
+	return ec._ImportReport(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int32(ctx context.Context, v any) (int32, error) {
 	res, err := scalar.UnmarshalInt32(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8592,6 +9295,35 @@ func (ec *executionContext) marshalNInt2int32(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNInt2ᚕint32ᚄ(ctx context.Context, v any) ([]int32, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int32, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int32(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕint32ᚄ(ctx context.Context, sel ast.SelectionSet, v []int32) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int32(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNOrderDirection2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (model.OrderDirection, error) {
@@ -8864,6 +9596,20 @@ func (ec *executionContext) unmarshalNUpdateSetInput2githubᚗcomᚋbrickgallery
 func (ec *executionContext) unmarshalNUpdateWishlistItemInput2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐUpdateWishlistItemInput(ctx context.Context, v any) (model.UpdateWishlistItemInput, error) {
 	res, err := ec.unmarshalInputUpdateWishlistItemInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐUser(ctx context.Context, sel ast.SelectionSet, v *models.User) graphql.Marshaler {
@@ -9164,6 +9910,54 @@ func (ec *executionContext) marshalODecimal2ᚖgithubᚗcomᚋshopspringᚋdecim
 	_ = ctx
 	res := scalar.MarshalDecimal(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOImportFormat2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportFormat(ctx context.Context, v any) (*model.ImportFormat, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ImportFormat)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportFormat2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportFormat(ctx context.Context, sel ast.SelectionSet, v *model.ImportFormat) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOImportMode2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportMode(ctx context.Context, v any) (*model.ImportMode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ImportMode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportMode2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportMode(ctx context.Context, sel ast.SelectionSet, v *model.ImportMode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOImportTarget2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportTarget(ctx context.Context, v any) (*model.ImportTarget, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ImportTarget)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportTarget2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐImportTarget(ctx context.Context, sel ast.SelectionSet, v *model.ImportTarget) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint32(ctx context.Context, v any) (*int32, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -36,7 +37,7 @@ type Options struct {
 const parserTokenLimit = 5_000
 
 // NewServer returns the GraphQL handler with exactly the transports and
-// extensions we chose: POST and GET (no websockets, no multipart uploads),
+// extensions we chose: POST and GET, multipart uploads (no websockets),
 // persisted queries (APQ, or trusted documents only), a parsed-query
 // cache, complexity and depth limits, and introspection only
 // when asked for.
@@ -45,6 +46,10 @@ func NewServer(o Options) *handler.Server {
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(getQueries{})
 	srv.AddTransport(postJSON{})
+	// Uploads (importSets). The body's limit is internal/server's, which
+	// answers 413 for both framings; gqlgen's own is set past it so that it
+	// never answers first. Files above MaxMemory wait in temporary files.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: MaxMultipartBytes + 1, MaxMemory: 2 << 20})
 	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/graph/model"
 	"github.com/brickgallery/sets/internal/store"
@@ -195,6 +196,32 @@ func (r *mutationResolver) AcquireWishlistItem(ctx context.Context, id uuid.UUID
 	}
 	loader.PrimeImages(ctx, set.ID, images)
 	return &model.AcquireWishlistItemPayload{Set: model.NewSet(set), WishlistItem: item}, nil
+}
+
+// ImportSets is the resolver for the importSets field.
+func (r *mutationResolver) ImportSets(ctx context.Context, file graphql.Upload, format *model.ImportFormat, mode *model.ImportMode, target *model.ImportTarget, dryRun *bool) (*model.ImportReport, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUpload(&file); err != nil {
+		return nil, err
+	}
+	opts := ImportOptions{Format: model.ImportFormatAuto, Mode: model.ImportModeSkipExisting,
+		Target: model.ImportTargetCollection, MaxRows: MaxImportRows}
+	if format != nil {
+		opts.Format = *format
+	}
+	if mode != nil {
+		opts.Mode = *mode
+	}
+	if target != nil {
+		opts.Target = *target
+	}
+	if dryRun != nil {
+		opts.DryRun = *dryRun
+	}
+	return Import(ctx, r.Store, user, file.File, opts)
 }
 
 // Me is the resolver for the me field.

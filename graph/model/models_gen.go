@@ -78,6 +78,34 @@ type DeletePayload struct {
 	DeletedID uuid.UUID `json:"deletedId"`
 }
 
+// A row of an import file that could not be imported.
+type ImportError struct {
+	// The row's line in the file: 1 is the header; for XML, the line of the element.
+	Line int32 `json:"line"`
+	// The file's column (or XML element) at fault, when one is.
+	Column *string `json:"column,omitempty"`
+	// What is wrong, for a person to fix.
+	Message string `json:"message"`
+}
+
+// What an import did, or with dryRun would do.
+type ImportReport struct {
+	// The format read (the one recognised, for AUTO).
+	Format ImportFormat `json:"format"`
+	// Whether nothing was written on purpose.
+	DryRun bool `json:"dryRun"`
+	// Rows read, skipped ones included.
+	RowsRead int32 `json:"rowsRead"`
+	// Sets and wishlist items created; 0 when there are errors.
+	Created int32 `json:"created"`
+	// Rows skipped: already there (SKIP_EXISTING), or not sets (BrickLink parts and minifigures).
+	Skipped int32 `json:"skipped"`
+	// The lines of the skipped rows, in order.
+	SkippedLines []int32 `json:"skippedLines"`
+	// Why the file was not imported: at most 100, in line order. Empty when it was.
+	Errors []*ImportError `json:"errors"`
+}
+
 // Every mutation is scoped to the caller: an id that is not mine fails with
 // NOT_FOUND exactly like a missing one. A rejected mutation writes nothing.
 type Mutation struct {
@@ -274,6 +302,195 @@ type WishlistOrder struct {
 	Field WishlistOrderField `json:"field"`
 	// Which way.
 	Direction OrderDirection `json:"direction"`
+}
+
+// The kinds of file importSets reads (SPEC §9).
+type ImportFormat string
+
+const (
+	// Recognise the format from the header row or the XML root.
+	ImportFormatAuto ImportFormat = "AUTO"
+	// Our own export (GET /export/sets.csv).
+	ImportFormatSetsCSV ImportFormat = "SETS_CSV"
+	// A Rebrickable set list export.
+	ImportFormatRebrickableCSV ImportFormat = "REBRICKABLE_CSV"
+	// A Brickset collection export.
+	ImportFormatBricksetCSV ImportFormat = "BRICKSET_CSV"
+	// A BrickEconomy collection export.
+	ImportFormatBrickeconomyCSV ImportFormat = "BRICKECONOMY_CSV"
+	// A BrickLink inventory or wanted list (XML).
+	ImportFormatBricklinkXML ImportFormat = "BRICKLINK_XML"
+)
+
+var AllImportFormat = []ImportFormat{
+	ImportFormatAuto,
+	ImportFormatSetsCSV,
+	ImportFormatRebrickableCSV,
+	ImportFormatBricksetCSV,
+	ImportFormatBrickeconomyCSV,
+	ImportFormatBricklinkXML,
+}
+
+func (e ImportFormat) IsValid() bool {
+	switch e {
+	case ImportFormatAuto, ImportFormatSetsCSV, ImportFormatRebrickableCSV, ImportFormatBricksetCSV, ImportFormatBrickeconomyCSV, ImportFormatBricklinkXML:
+		return true
+	}
+	return false
+}
+
+func (e ImportFormat) String() string {
+	return string(e)
+}
+
+func (e *ImportFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImportFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImportFormat", str)
+	}
+	return nil
+}
+
+func (e ImportFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImportFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImportFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What importSets does with a row whose set number is already there.
+type ImportMode string
+
+const (
+	// Add every row.
+	ImportModeAdd ImportMode = "ADD"
+	// Skip a row whose canonical set number is already in the collection (or the
+	// wishlist, for that target) or on an earlier row of the file; rows without a
+	// set number are always added. Importing the same file twice adds nothing the
+	// second time.
+	ImportModeSkipExisting ImportMode = "SKIP_EXISTING"
+)
+
+var AllImportMode = []ImportMode{
+	ImportModeAdd,
+	ImportModeSkipExisting,
+}
+
+func (e ImportMode) IsValid() bool {
+	switch e {
+	case ImportModeAdd, ImportModeSkipExisting:
+		return true
+	}
+	return false
+}
+
+func (e ImportMode) String() string {
+	return string(e)
+}
+
+func (e *ImportMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImportMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImportMode", str)
+	}
+	return nil
+}
+
+func (e ImportMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImportMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImportMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where importSets puts the rows.
+type ImportTarget string
+
+const (
+	// My sets (Brickset rows I only want still go to the wishlist).
+	ImportTargetCollection ImportTarget = "COLLECTION"
+	// My wishlist.
+	ImportTargetWishlist ImportTarget = "WISHLIST"
+)
+
+var AllImportTarget = []ImportTarget{
+	ImportTargetCollection,
+	ImportTargetWishlist,
+}
+
+func (e ImportTarget) IsValid() bool {
+	switch e {
+	case ImportTargetCollection, ImportTargetWishlist:
+		return true
+	}
+	return false
+}
+
+func (e ImportTarget) String() string {
+	return string(e)
+}
+
+func (e *ImportTarget) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImportTarget(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImportTarget", str)
+	}
+	return nil
+}
+
+func (e ImportTarget) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImportTarget) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImportTarget) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A sort direction. NULLs sort last either way.

@@ -99,7 +99,12 @@ func (d *Decoder) Decode(rec []string) (*Row, error) {
 	field(8, str(&s.Theme))
 	field(9, func(c string) (e error) { s.Tags, e = parseList(c); return e })
 	field(10, str(&s.Notes))
-	field(11, func(c string) (e error) { s.IsBuilt, e = strconv.ParseBool(c); return e })
+	field(11, func(c string) (e error) {
+		if s.IsBuilt, e = strconv.ParseBool(c); e != nil {
+			return fmt.Errorf("%q is not true or false", c)
+		}
+		return nil
+	})
 	field(12, func(c string) error {
 		n, e := parseInt(c)
 		if e == nil {

@@ -54,7 +54,7 @@ func New(d Deps) http.Handler {
 	verifier := auth.NewVerifier(d.Config.JWTSecret)
 	var api http.Handler = loader.Middleware(d.Store, gql)
 	api = authenticate(verifier, d.Store, d.Log, api)
-	api = limitBody(MaxBodyBytes, api)
+	api = limitBody(MaxBodyBytes, graph.MaxMultipartBytes, api)
 	api = jsonBodies(api)
 	// CORS wraps every refusal above, so a browser sees the real status.
 	crossOrigin := cors.New(cors.Options{
@@ -99,16 +99,17 @@ func methods(next http.Handler, allowed ...string) http.Handler {
 	})
 }
 
-// jsonBodies answers 415 to a POST whose body is not declared JSON, with a
-// coded error saying what to send (gqlgen would answer a bare 400
-// "transport not supported").
+// jsonBodies answers 415 to a POST whose body is neither JSON nor a
+// multipart upload, with a coded error saying what to send (gqlgen would
+// answer a bare 400 "transport not supported").
 func jsonBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-			if err != nil || mediaType != "application/json" {
+			if err != nil || (mediaType != "application/json" && mediaType != "multipart/form-data") {
 				writeGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
-					"send the request body as Content-Type: application/json", reqid.FromContext(r.Context()))
+					"send the request body as Content-Type: application/json, or multipart/form-data for a file upload",
+					reqid.FromContext(r.Context()))
 				return
 			}
 		}
