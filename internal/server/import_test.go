@@ -28,11 +28,14 @@ type importReport struct {
 	Created      int    `json:"created"`
 	Skipped      int    `json:"skipped"`
 	SkippedLines []int  `json:"skippedLines"`
-	Errors       []struct {
-		Line    int     `json:"line"`
-		Column  *string `json:"column"`
-		Message string  `json:"message"`
-	} `json:"errors"`
+	Errors       []importError `json:"errors"`
+}
+
+// importError is an ImportError as the API returns it.
+type importError struct {
+	Line    int     `json:"line"`
+	Column  *string `json:"column"`
+	Message string  `json:"message"`
 }
 
 // multipartBody is a GraphQL multipart request (the spec Apollo's upload
@@ -225,6 +228,17 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	if sets, _ := h.titles(t, token); len(sets) != 0 {
 		t.Errorf("a failed import wrote %q", sets)
+	}
+
+	var many strings.Builder
+	many.WriteString("Set Number,Quantity\n")
+	for i := range 150 {
+		fmt.Fprintf(&many, "%d-1,%d\n", 2000+i, -i) // quantity 0 and below: every row bad
+	}
+	capped := h.mustImport(t, token, map[string]any{"mode": "ADD"}, []byte(many.String()))
+	if len(capped.Errors) != 100 || capped.Created != 0 || capped.Errors[0].Line != 2 ||
+		!slices.IsSortedFunc(capped.Errors, func(a, b importError) int { return a.Line - b.Line }) {
+		t.Errorf("150 bad rows: %d errors from line %d, want the first 100 in line order", len(capped.Errors), capped.Errors[0].Line)
 	}
 
 	dry := h.mustImport(t, token, map[string]any{"dryRun": true}, fixture(t, "brickset.csv"))
