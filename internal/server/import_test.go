@@ -22,12 +22,12 @@ const importMutation = `mutation($file: Upload!, $format: ImportFormat, $mode: I
 
 // importReport is an ImportReport as the API returns it.
 type importReport struct {
-	Format       string `json:"format"`
-	DryRun       bool   `json:"dryRun"`
-	RowsRead     int    `json:"rowsRead"`
-	Created      int    `json:"created"`
-	Skipped      int    `json:"skipped"`
-	SkippedLines []int  `json:"skippedLines"`
+	Format       string        `json:"format"`
+	DryRun       bool          `json:"dryRun"`
+	RowsRead     int           `json:"rowsRead"`
+	Created      int           `json:"created"`
+	Skipped      int           `json:"skipped"`
+	SkippedLines []int         `json:"skippedLines"`
 	Errors       []importError `json:"errors"`
 }
 
