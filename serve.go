@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/server"
@@ -70,6 +71,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	photos, err := media.OpenStore(cfg.MediaStore)
+	if err != nil {
+		return fmt.Errorf("MEDIA_STORE: %w", err)
+	}
 	var ide http.Handler
 	if cfg.GraphiQL {
 		// Its assets are 4 MB of heap: in production, where it is off,
@@ -84,6 +89,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Log:              log,
 		GraphiQL:         ide,
 		TrustedDocuments: trusted,
+		Media:            photos,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -93,6 +93,7 @@ type ComplexityRoot struct {
 		UpdateSet           func(childComplexity int, id uuid.UUID, input model.UpdateSetInput) int
 		UpdateSetImage      func(childComplexity int, id uuid.UUID, input model.UpdateSetImageInput) int
 		UpdateWishlistItem  func(childComplexity int, id uuid.UUID, input model.UpdateWishlistItemInput) int
+		UploadSetImage      func(childComplexity int, setID uuid.UUID, file graphql.Upload, position *int32) int
 	}
 
 	PageInfo struct {
@@ -152,12 +153,17 @@ type ComplexityRoot struct {
 	}
 
 	SetImage struct {
+		ByteSize     func(childComplexity int) int
+		ContentType  func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
+		Height       func(childComplexity int) int
 		ID           func(childComplexity int) int
 		ImageURL     func(childComplexity int) int
 		Position     func(childComplexity int) int
 		SetID        func(childComplexity int) int
 		ThumbnailURL func(childComplexity int) int
+		Uploaded     func(childComplexity int) int
+		Width        func(childComplexity int) int
 	}
 
 	TagSummary struct {
@@ -215,6 +221,7 @@ type MutationResolver interface {
 	UpdateSet(ctx context.Context, id uuid.UUID, input model.UpdateSetInput) (*model.Set, error)
 	DeleteSet(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
 	AddSetImage(ctx context.Context, setID uuid.UUID, input model.SetImageInput) (*models.SetImage, error)
+	UploadSetImage(ctx context.Context, setID uuid.UUID, file graphql.Upload, position *int32) (*models.SetImage, error)
 	UpdateSetImage(ctx context.Context, id uuid.UUID, input model.UpdateSetImageInput) (*models.SetImage, error)
 	DeleteSetImage(ctx context.Context, id uuid.UUID) (*model.DeletePayload, error)
 	ReorderSetImages(ctx context.Context, setID uuid.UUID, imageIds []uuid.UUID) ([]*models.SetImage, error)
@@ -517,6 +524,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWishlistItem(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateWishlistItemInput)), true
+	case "Mutation.uploadSetImage":
+		if e.ComplexityRoot.Mutation.UploadSetImage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadSetImage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadSetImage(childComplexity, args["setId"].(uuid.UUID), args["file"].(graphql.Upload), args["position"].(*int32)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -795,12 +813,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetEdge.Node(childComplexity), true
 
+	case "SetImage.byteSize":
+		if e.ComplexityRoot.SetImage.ByteSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetImage.ByteSize(childComplexity), true
+	case "SetImage.contentType":
+		if e.ComplexityRoot.SetImage.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetImage.ContentType(childComplexity), true
 	case "SetImage.createdAt":
 		if e.ComplexityRoot.SetImage.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.SetImage.CreatedAt(childComplexity), true
+	case "SetImage.height":
+		if e.ComplexityRoot.SetImage.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetImage.Height(childComplexity), true
 	case "SetImage.id":
 		if e.ComplexityRoot.SetImage.ID == nil {
 			break
@@ -831,6 +867,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SetImage.ThumbnailURL(childComplexity), true
+	case "SetImage.uploaded":
+		if e.ComplexityRoot.SetImage.Uploaded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetImage.Uploaded(childComplexity), true
+	case "SetImage.width":
+		if e.ComplexityRoot.SetImage.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetImage.Width(childComplexity), true
 
 	case "TagSummary.setCount":
 		if e.ComplexityRoot.TagSummary.SetCount == nil {
@@ -1200,6 +1248,20 @@ type Mutation {
   "Add an image to one of my sets. Without a position it goes after the last image."
   addSetImage("The set to add the image to." setId: UUID!, "The image." input: SetImageInput!): SetImage!
 
+  """
+  Upload a photo of one of my sets (SPEC §8), sent as a GraphQL multipart
+  request (curl -F, Apollo's upload link): a JPEG, PNG or WebP of at most
+  MEDIA_MAX_BYTES (20 MiB unless configured) and 50 megapixels, recognised
+  from its bytes. The server turns it upright (EXIF orientation), stores a
+  display image (longest side at most 2048 px) and a thumbnail (400 px),
+  neither with any metadata of the original (GPS, camera, EXIF), as JPEG, or
+  PNG when it has transparency, and serves them at imageUrl and
+  thumbnailUrl. Without a position it goes after the last image. Anything
+  else, and a set that already has 50 images, is BAD_USER_INPUT (field
+  file); a set that is not mine is NOT_FOUND.
+  """
+  uploadSetImage("The set the photo is of." setId: UUID!, "The photo." file: Upload!, "Its place among the set's images, 0–10,000." position: Int): SetImage!
+
   "Change an image of one of my sets (a patch: null for imageUrl is BAD_USER_INPUT, null for thumbnailUrl clears it)."
   updateSetImage("The image to change." id: UUID!, "The fields to change." input: UpdateSetImageInput!): SetImage!
 
@@ -1539,6 +1601,16 @@ type SetImage {
   position: Int!
   "When it was added."
   createdAt: DateTime!
+  "The display image's width in pixels, for an uploaded photo; null for an image by URL."
+  width: Int
+  "The display image's height in pixels, for an uploaded photo; null for an image by URL."
+  height: Int
+  "The display image's type (image/jpeg or image/png), for an uploaded photo; null for an image by URL."
+  contentType: String
+  "The display image's size in bytes, for an uploaded photo; null for an image by URL."
+  byteSize: Int
+  "Whether the server stores the image's files (uploadSetImage), rather than pointing at someone else's URL."
+  uploaded: Boolean!
 }
 
 "The result of createSet."
@@ -1980,6 +2052,16 @@ func (ec *executionContext) childFields_SetImage(ctx context.Context, field grap
 		return ec.fieldContext_SetImage_position(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_SetImage_createdAt(ctx, field)
+	case "width":
+		return ec.fieldContext_SetImage_width(ctx, field)
+	case "height":
+		return ec.fieldContext_SetImage_height(ctx, field)
+	case "contentType":
+		return ec.fieldContext_SetImage_contentType(ctx, field)
+	case "byteSize":
+		return ec.fieldContext_SetImage_byteSize(ctx, field)
+	case "uploaded":
+		return ec.fieldContext_SetImage_uploaded(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SetImage", field.Name)
 }
@@ -2435,6 +2517,36 @@ func (ec *executionContext) field_Mutation_updateWishlistItem_args(ctx context.C
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadSetImage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "setId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["setId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (*int32, error) {
+			return ec.unmarshalOInt2ᚖint32(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg2
 	return args, nil
 }
 
@@ -3383,6 +3495,50 @@ func (ec *executionContext) fieldContext_Mutation_addSetImage(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_addSetImage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadSetImage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadSetImage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadSetImage(ctx, fc.Args["setId"].(uuid.UUID), fc.Args["file"].(graphql.Upload), fc.Args["position"].(*int32))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SetImage) graphql.Marshaler {
+			return ec.marshalNSetImage2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐSetImage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadSetImage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetImage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadSetImage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5082,6 +5238,121 @@ func (ec *executionContext) _SetImage_createdAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_SetImage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SetImage", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SetImage_width(ctx context.Context, field graphql.CollectedField, obj *models.SetImage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetImage_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int32) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint32(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetImage_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetImage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SetImage_height(ctx context.Context, field graphql.CollectedField, obj *models.SetImage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetImage_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int32) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint32(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetImage_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetImage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SetImage_contentType(ctx context.Context, field graphql.CollectedField, obj *models.SetImage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetImage_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetImage_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetImage", field, false, false, "String")
+}
+
+func (ec *executionContext) _SetImage_byteSize(ctx context.Context, field graphql.CollectedField, obj *models.SetImage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetImage_byteSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByteSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int32) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint32(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetImage_byteSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetImage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SetImage_uploaded(ctx context.Context, field graphql.CollectedField, obj *models.SetImage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetImage_uploaded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Uploaded(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetImage_uploaded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetImage", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) _TagSummary_tag(ctx context.Context, field graphql.CollectedField, obj *store.TagSummary) (ret graphql.Marshaler) {
@@ -7989,6 +8260,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "uploadSetImage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadSetImage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateSetImage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateSetImage(ctx, field)
@@ -8477,6 +8755,31 @@ func (ec *executionContext) _SetImage(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "createdAt":
 			out.Values[i] = ec._SetImage_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "width":
+			out.Values[i] = ec._SetImage_width(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "height":
+			out.Values[i] = ec._SetImage_height(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._SetImage_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "byteSize":
+			out.Values[i] = ec._SetImage_byteSize(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "uploaded":
+			out.Values[i] = ec._SetImage_uploaded(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

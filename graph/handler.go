@@ -28,6 +28,11 @@ type Options struct {
 	// §13); otherwise any document runs, and Automatic Persisted Queries
 	// remember them by hash.
 	TrustedDocuments *persisted.Documents
+	// Media, if set, lets uploadSetImage store photos.
+	Media *Media
+	// MaxMultipartBytes bounds a multipart body (the body limit in front
+	// of the handler is the one that answers; gqlgen's is set past it).
+	MaxMultipartBytes int64
 	// OnOperation, if set, hears each finished operation (for metrics).
 	OnOperation func(ctx context.Context, name string, errs gqlerror.List, took time.Duration)
 }
@@ -42,14 +47,14 @@ const parserTokenLimit = 5_000
 // cache, complexity and depth limits, and introspection only
 // when asked for.
 func NewServer(o Options) *handler.Server {
-	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log}, Complexity: complexity()}
+	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log, Media: o.Media}, Complexity: complexity()}
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(getQueries{})
 	srv.AddTransport(postJSON{})
 	// Uploads (importSets). The body's limit is internal/server's, which
 	// answers 413 for both framings; gqlgen's own is set past it so that it
 	// never answers first. Files above MaxMemory wait in temporary files.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: MaxMultipartBytes + 1, MaxMemory: 2 << 20})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: max(o.MaxMultipartBytes, MaxMultipartBytes) + 1, MaxMemory: 2 << 20})
 	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)

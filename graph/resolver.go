@@ -7,6 +7,7 @@ package graph
 import (
 	"log/slog"
 
+	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/store"
 )
 
@@ -14,4 +15,15 @@ import (
 type Resolver struct {
 	Store *store.Store
 	Log   *slog.Logger
+	Media *Media
+}
+
+// Media is what uploadSetImage needs; nil turns uploads off.
+type Media struct {
+	Processor *media.Processor
+	Store     media.Store
+	// URL is the absolute URL of a stored file.
+	URL func(key string) string
+	// MaxBytes bounds an uploaded file.
+	MaxBytes int64
 }

@@ -97,6 +97,11 @@ func (r *mutationResolver) AddSetImage(ctx context.Context, setID uuid.UUID, inp
 	return img, nil
 }
 
+// UploadSetImage is the resolver for the uploadSetImage field.
+func (r *mutationResolver) UploadSetImage(ctx context.Context, setID uuid.UUID, file graphql.Upload, position *int32) (*models.SetImage, error) {
+	return r.Resolver.uploadSetImage(ctx, setID, file, position)
+}
+
 // UpdateSetImage is the resolver for the updateSetImage field.
 func (r *mutationResolver) UpdateSetImage(ctx context.Context, id uuid.UUID, input model.UpdateSetImageInput) (*models.SetImage, error) {
 	user, err := userID(ctx)

@@ -86,6 +86,13 @@ func TestSchemaMatchesSpec(t *testing.T) {
 			{"thumbnail_url", "text", false, ""},
 			{"position", "integer", true, "0"},
 			{"created_at", ts, true, "now()"},
+			// SPEC §8, uploaded photos.
+			{"media_key", "text", false, ""},
+			{"thumbnail_key", "text", false, ""},
+			{"width", "integer", false, ""},
+			{"height", "integer", false, ""},
+			{"content_type", "text", false, ""},
+			{"byte_size", "integer", false, ""},
 		},
 		"user_theme_totals": {
 			{"user_id", "uuid", true, ""},

@@ -79,7 +79,20 @@ type SetImage struct {
 	ThumbnailURL *string   `bun:"thumbnail_url"`
 	Position     int32     `bun:"position,notnull"`
 	CreatedAt    time.Time `bun:"created_at,type:timestamp,notnull,nullzero,default:now()"`
+	// MediaKey and ThumbnailKey are the media store's keys of an uploaded
+	// photo's display image and thumbnail; nil for an image by URL.
+	MediaKey     *string `bun:"media_key"`
+	ThumbnailKey *string `bun:"thumbnail_key"`
+	// Width, Height, ContentType and ByteSize describe an uploaded photo's
+	// display image; nil for an image by URL.
+	Width       *int32  `bun:"width"`
+	Height      *int32  `bun:"height"`
+	ContentType *string `bun:"content_type"`
+	ByteSize    *int32  `bun:"byte_size"`
 }
+
+// Uploaded reports whether the server stores the image's files.
+func (i *SetImage) Uploaded() bool { return i.MediaKey != nil }
 
 // UserThemeTotal is one theme of one user's collection: how many sets carry
 // it and their pieces (pieceCount × quantity, a missing count as 0). Triggers

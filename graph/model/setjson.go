@@ -227,10 +227,7 @@ func appendSetField(b []byte, s *models.Set, name string) []byte {
 	case "sourceUrl":
 		return appendOptString(b, s.SourceURL)
 	case "pieceCount":
-		if s.PieceCount == nil {
-			return append(b, "null"...)
-		}
-		return strconv.AppendInt(b, int64(*s.PieceCount), 10)
+		return appendOptInt(b, s.PieceCount)
 	case "releaseDate":
 		return appendOptTime(b, s.ReleaseDate)
 	case "theme":
@@ -309,6 +306,16 @@ func appendImageField(b []byte, img *models.SetImage, name string) []byte {
 		return strconv.AppendInt(b, int64(img.Position), 10)
 	case "createdAt":
 		return scalar.AppendDateTime(b, img.CreatedAt)
+	case "width":
+		return appendOptInt(b, img.Width)
+	case "height":
+		return appendOptInt(b, img.Height)
+	case "contentType":
+		return appendOptString(b, img.ContentType)
+	case "byteSize":
+		return appendOptInt(b, img.ByteSize)
+	case "uploaded":
+		return strconv.AppendBool(b, img.Uploaded())
 	}
 	return append(b, "null"...)
 }
@@ -432,6 +439,13 @@ func load64(s string) uint64 {
 	_ = s[7]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func appendOptInt(b []byte, n *int32) []byte {
+	if n == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, int64(*n), 10)
 }
 
 func appendOptString(b []byte, s *string) []byte {

@@ -68,6 +68,29 @@ type Config struct {
 	// only documents the API runs, for production (SPEC §13). Empty: any
 	// document runs. Serving reads and checks the file at start.
 	TrustedDocuments string
+	// MediaStore (MEDIA_STORE, default file:./media) is where uploaded
+	// photos go (SPEC §8).
+	MediaStore string
+	// MediaMaxBytes (MEDIA_MAX_BYTES, default 20 MiB) bounds an uploaded
+	// photo; a multipart body may be 1 MiB more.
+	MediaMaxBytes int
+	// MediaDecoders (MEDIA_DECODERS, default one per core) bounds the
+	// photos decoded at once; further uploads wait.
+	MediaDecoders int
+	// PublicURL (PUBLIC_URL, default http://ADDR) is where clients reach
+	// the server: photo URLs are PublicURL/media/KEY, unless MediaPublicURL
+	// (MEDIA_PUBLIC_URL: a CDN, or the bucket) is set: then they are
+	// MediaPublicURL/KEY.
+	PublicURL      string
+	MediaPublicURL string
+}
+
+// MediaURL is the absolute URL of the media file key.
+func (c Config) MediaURL(key string) string {
+	if c.MediaPublicURL != "" {
+		return strings.TrimRight(c.MediaPublicURL, "/") + "/" + key
+	}
+	return strings.TrimRight(c.PublicURL, "/") + "/media/" + key
 }
 
 // DefaultComplexityLimit lets the heaviest real query through and refuses
@@ -96,6 +119,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		JWTSecret:        getenv("AUTH_JWT_SECRET"),
 		LogFormat:        or(getenv("LOG_FORMAT"), "text"),
 		TrustedDocuments: getenv("TRUSTED_DOCUMENTS"),
+		MediaStore:       or(getenv("MEDIA_STORE"), "file:./media"),
+		MediaMaxBytes:    20 << 20,
+		MediaPublicURL:   getenv("MEDIA_PUBLIC_URL"),
 		ComplexityLimit:  DefaultComplexityLimit,
 		DepthLimit:       15,
 		DBMaxConns:       8,
@@ -125,6 +151,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.DBMaxActiveReads = min(DefaultMaxActiveReads, c.DBMaxConns)
 	add(parseInt("DB_MAX_ACTIVE_READS", getenv("DB_MAX_ACTIVE_READS"), 1, 1000, &c.DBMaxActiveReads))
 	add(parseBool("DB_PREPARED_STATEMENTS", getenv("DB_PREPARED_STATEMENTS"), true, &c.DBPrepare))
+	add(parseInt("MEDIA_MAX_BYTES", getenv("MEDIA_MAX_BYTES"), 1<<10, 1<<30, &c.MediaMaxBytes))
+	add(parseInt("MEDIA_DECODERS", getenv("MEDIA_DECODERS"), 1, 256, &c.MediaDecoders))
+	c.PublicURL = or(getenv("PUBLIC_URL"), "http://"+c.Addr)
 	if v := getenv("DB_RETRY_WITHIN"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > time.Minute {
@@ -174,6 +203,17 @@ func (c Config) Validate() error {
 	if c.DBMaxActiveReads > c.DBMaxConns {
 		// The extra reads would wait on the pool, in random order.
 		errs = append(errs, fmt.Errorf("DB_MAX_ACTIVE_READS: %d is more than DB_MAX_CONNS (%d)", c.DBMaxActiveReads, c.DBMaxConns))
+	}
+	if !strings.HasPrefix(c.MediaStore, "file:") || len(c.MediaStore) == len("file:") {
+		errs = append(errs, fmt.Errorf("MEDIA_STORE: %q is not file:DIR (s3:// is not supported yet)", c.MediaStore))
+	}
+	for name, v := range map[string]string{"PUBLIC_URL": c.PublicURL, "MEDIA_PUBLIC_URL": c.MediaPublicURL} {
+		if v == "" && name == "MEDIA_PUBLIC_URL" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an absolute http(s) URL", name, v))
+		}
 	}
 	for _, o := range c.CORSAllowedOrigins {
 		if o == "*" {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/server"
@@ -42,6 +43,9 @@ type harness struct {
 	logs    *syncBuffer
 	handler http.Handler
 	srv     *httptest.Server
+	// media is the store of uploaded photos, a directory of the test's.
+	media    *media.FileStore
+	mediaDir string
 }
 
 // newHarness starts the API, configured as in development, in an
@@ -71,7 +75,11 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 		t.Fatalf("config: %v", err)
 	}
 	rec := &recorder{}
-	h := &harness{cfg: cfg, rec: rec, logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
+	photos, err := media.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{cfg: cfg, rec: rec, media: photos, mediaDir: photos.Dir(), logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
 		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: cfg.DBMaxConns, Tracer: rec})}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ms, err := migrations.New()
@@ -92,6 +100,7 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 		Log:              log,
 		GraphiQL:         graphiqlStub,
 		TrustedDocuments: trusted,
+		Media:            h.media,
 	})
 	h.srv = httptest.NewServer(h.handler)
 	t.Cleanup(h.srv.Close)

@@ -286,7 +286,8 @@ func TestUploadBodyLimit(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, token := h.newUser(t)
-	body, contentType := multipartBody(t, importMutation, nil, bytes.Repeat([]byte("x"), 12<<20))
+	// Past MEDIA_MAX_BYTES (20 MiB) + 1 MiB, the multipart limit.
+	body, contentType := multipartBody(t, importMutation, nil, bytes.Repeat([]byte("x"), h.cfg.MediaMaxBytes+2<<20))
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
 			var rd io.Reader = bytes.NewReader(body.Bytes())
@@ -301,7 +302,7 @@ func TestUploadBodyLimit(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+token)
 			r := h.send(t, req)
 			if r.Status != http.StatusRequestEntityTooLarge || len(r.Errors) != 1 || r.Errors[0].Extensions.Code != "BAD_USER_INPUT" {
-				t.Errorf("a 12 MiB upload: %s, want 413 BAD_USER_INPUT", r)
+				t.Errorf("a 22 MiB upload: %s, want 413 BAD_USER_INPUT", r)
 			}
 		})
 	}

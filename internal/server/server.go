@@ -20,6 +20,7 @@ import (
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/reqid"
@@ -37,24 +38,37 @@ type Deps struct {
 	// TrustedDocuments, loaded from Config.TrustedDocuments, are then the
 	// only documents that run.
 	TrustedDocuments *persisted.Documents
+	// Media stores uploaded photos and serves them at /media/; nil turns
+	// uploads off.
+	Media media.Store
 }
 
 // New returns the whole HTTP handler.
 func New(d Deps) http.Handler {
 	m := newMetrics(d.Store.DB().DB, d.Store.ReadStats)
+	// A multipart body holds the largest file it may carry (an import or
+	// a photo) and 1 MiB for the rest of the form.
+	maxMultipart := max(int64(graph.MaxImportBytes), int64(d.Config.MediaMaxBytes)) + 1<<20
+	var uploads *graph.Media
+	if d.Media != nil {
+		uploads = &graph.Media{Processor: media.NewProcessor(d.Config.MediaDecoders), Store: d.Media,
+			URL: d.Config.MediaURL, MaxBytes: int64(d.Config.MediaMaxBytes)}
+	}
 	gql := graph.NewServer(graph.Options{
-		Store:            d.Store,
-		Log:              d.Log,
-		ComplexityLimit:  d.Config.ComplexityLimit,
-		DepthLimit:       d.Config.DepthLimit,
-		Introspection:    d.Config.Introspection,
-		TrustedDocuments: d.TrustedDocuments,
-		OnOperation:      m.onOperation,
+		Media:             uploads,
+		MaxMultipartBytes: maxMultipart,
+		Store:             d.Store,
+		Log:               d.Log,
+		ComplexityLimit:   d.Config.ComplexityLimit,
+		DepthLimit:        d.Config.DepthLimit,
+		Introspection:     d.Config.Introspection,
+		TrustedDocuments:  d.TrustedDocuments,
+		OnOperation:       m.onOperation,
 	})
 	verifier := auth.NewVerifier(d.Config.JWTSecret)
 	var api http.Handler = loader.Middleware(d.Store, gql)
 	api = authenticate(verifier, d.Store, d.Log, api)
-	api = limitBody(MaxBodyBytes, graph.MaxMultipartBytes, api)
+	api = limitBody(MaxBodyBytes, maxMultipart, api)
 	api = jsonBodies(api)
 	// CORS wraps every refusal above, so a browser sees the real status.
 	crossOrigin := cors.New(cors.Options{
@@ -74,6 +88,9 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
 	mux.Handle("/export/sets.csv", export)
+	if d.Media != nil {
+		mux.Handle("GET /media/{key}", serveMedia(d.Media, d.Log))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -38,6 +38,9 @@ func TestSetWritesEverySchemaField(t *testing.T) {
 			{"imageUrl": "https://img.example.com/2.jpg", "thumbnailUrl": "https://img.example.com/2t.jpg"},
 		},
 	})
+	// As an upload leaves them, so that every SetImage field has a value.
+	h.mustExec(t, `UPDATE set_images SET media_key = 'k.jpg', thumbnail_key = 't.jpg', width = 2048,
+		height = 1536, content_type = 'image/jpeg', byte_size = 512000 WHERE set_id = ?`, set.ID)
 
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	var setSel, imageSel []string

@@ -69,9 +69,49 @@ func lockSet(ctx context.Context, tx bun.Tx, user, id uuid.UUID) error {
 // AddSetImage adds img to the user's set. Without a position (nil) it goes
 // after the set's last image.
 func (s *Store) AddSetImage(ctx context.Context, user uuid.UUID, img *models.SetImage, position *int32) error {
+	return s.addSetImageChecked(ctx, user, img, position, 0, "")
+}
+
+// AddUploadedImage is AddSetImage for an uploaded photo: refused with
+// BAD_USER_INPUT on field when the set already has max images.
+func (s *Store) AddUploadedImage(ctx context.Context, user uuid.UUID, img *models.SetImage, position *int32, max int, field string) error {
+	if max <= 0 {
+		return errors.New("add uploaded image: no limit given")
+	}
+	return s.addSetImageChecked(ctx, user, img, position, max, field)
+}
+
+// ImageCount returns how many images the user's set has; NotFound when the
+// set is missing or not theirs.
+func (s *Store) ImageCount(ctx context.Context, user, setID uuid.UUID) (int, error) {
+	var n int
+	var found bool
+	err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewRaw(`SELECT EXISTS (SELECT 1 FROM sets WHERE id = ? AND user_id = ?),
+			(SELECT count(*) FROM set_images WHERE set_id = ?)`, setID, user, setID).Scan(ctx, &found, &n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count images of set %s: %w", setID, err)
+	}
+	if !found {
+		return 0, models.NotFound("set")
+	}
+	return n, nil
+}
+
+func (s *Store) addSetImageChecked(ctx context.Context, user uuid.UUID, img *models.SetImage, position *int32, max int, field string) error {
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := lockSet(ctx, tx, user, img.SetID); err != nil {
 			return err
+		}
+		if max > 0 {
+			n, err := tx.NewSelect().TableExpr("set_images").Where("set_id = ?", img.SetID).Count(ctx)
+			if err != nil {
+				return fmt.Errorf("count images of set %s: %w", img.SetID, err)
+			}
+			if n >= int64(max) {
+				return models.Invalid(field, "the set already has %d images, the most it may have", n)
+			}
 		}
 		if position != nil {
 			img.Position = *position

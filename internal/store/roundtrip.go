@@ -296,6 +296,9 @@ var imageColumns, imageColumnTypes = columnList(
 	scanned{"i.id", pgtype.UUIDOID}, scanned{"i.set_id", pgtype.UUIDOID}, scanned{"i.image_url", pgtype.TextOID},
 	scanned{"i.thumbnail_url", pgtype.TextOID}, scanned{"i.position", pgtype.Int4OID},
 	scanned{"i.created_at", pgtype.TimestampOID},
+	scanned{"i.media_key", pgtype.TextOID}, scanned{"i.thumbnail_key", pgtype.TextOID},
+	scanned{"i.width", pgtype.Int4OID}, scanned{"i.height", pgtype.Int4OID},
+	scanned{"i.content_type", pgtype.TextOID}, scanned{"i.byte_size", pgtype.Int4OID},
 )
 
 // scanImages groups every row (of imageColumns) by set into dst, each
@@ -312,8 +315,9 @@ func scanImages(dst map[uuid.UUID][]*models.SetImage, expect int) func(pgx.Rows)
 		}
 		// As setRow: the image and its nullable column, side by side.
 		rs := newSlab[struct {
-			img   models.SetImage
-			thumb string
+			img                         models.SetImage
+			thumb, key, thumbKey, ctype string
+			width, height, size         int32
 		}](expect)
 		var d rowDecoder
 		all := make([]*models.SetImage, 0, expect)
@@ -338,6 +342,9 @@ func scanImages(dst map[uuid.UUID][]*models.SetImage, expect int) func(pgx.Rows)
 			d.next(rows.RawValues())
 			img.ID, img.SetID, img.ImageURL, img.ThumbnailURL = d.uuid(), d.uuid(), d.text(), d.optText(&r.thumb)
 			img.Position, img.CreatedAt = d.int4(), d.timestamp()
+			img.MediaKey, img.ThumbnailKey = d.optText(&r.key), d.optText(&r.thumbKey)
+			img.Width, img.Height = d.optInt4(&r.width), d.optInt4(&r.height)
+			img.ContentType, img.ByteSize = d.optText(&r.ctype), d.optInt4(&r.size)
 			if err := d.end(); err != nil {
 				return fmt.Errorf("scan image: %w", err)
 			}

@@ -1,0 +1,115 @@
+package bench_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/brickgallery/sets/internal/auth"
+	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/media"
+	"github.com/brickgallery/sets/internal/postgres"
+	"github.com/brickgallery/sets/internal/server"
+	"github.com/brickgallery/sets/internal/store"
+	"github.com/brickgallery/sets/internal/testdb"
+	"github.com/brickgallery/sets/migrations"
+)
+
+// BenchmarkSixteenUploads sends sixteen 12-megapixel photos at once to
+// uploadSetImage through the real HTTP handler (a file store in a temporary
+// directory, the default decoding pool of one per core) and reports the
+// process's peak resident set during them (SPEC §8: under 1 GiB). The
+// photo is benchPhoto's: MEDIA_BENCH_IMAGE, or a synthetic 4032 × 3024.
+func BenchmarkSixteenUploads(b *testing.B) {
+	photo := benchPhoto(b)
+	db := testdb.Open(b, testdb.URL(b))
+	user := uuid.New()
+	mustExec(b, db, `INSERT INTO users (id, email) VALUES (?, 'uploader@example.com')`, user)
+	var setID uuid.UUID
+	if err := db.NewRaw(`INSERT INTO sets (user_id, title) VALUES (?, 'Photographed') RETURNING id`, user).
+		Scan(b.Context(), &setID); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": "bench-secret-0123456789abcdef0123456789"}[k]
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ms, err := migrations.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	photos, err := media.NewFileStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}),
+		Migrator: postgres.NewMigrator(db, ms, log), Log: log, Media: photos}))
+	defer srv.Close()
+	token, err := auth.Mint(cfg.JWTSecret, user, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, contentType := uploadBody(b, setID, photo)
+	var rssMB, heapMB float64
+	for b.Loop() {
+		mustExec(b, db, `DELETE FROM set_images`)
+		runtime.GC()
+		p := watchHeap()
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", contentType)
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var out struct {
+					Errors []json.RawMessage `json:"errors"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Errors) > 0 {
+					b.Errorf("upload: HTTP %d %v %s", resp.StatusCode, err, out.Errors)
+				}
+			})
+		}
+		wg.Wait()
+		h, r := p.done()
+		heapMB, rssMB = max(heapMB, h), max(rssMB, r)
+	}
+	b.ReportMetric(rssMB, "peak-RSS-MB")
+	b.ReportMetric(heapMB, "peak-heap-MB")
+	b.ReportMetric(b.Elapsed().Seconds()*1000/float64(16*b.N), "ms/upload")
+}
+
+func uploadBody(b *testing.B, setID uuid.UUID, photo []byte) ([]byte, string) {
+	ops, _ := json.Marshal(map[string]any{
+		"query":     `mutation($s: UUID!, $f: Upload!) { uploadSetImage(setId: $s, file: $f) { id width } }`,
+		"variables": map[string]any{"s": setID, "f": nil}})
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("operations", string(ops))
+	mw.WriteField("map", `{"0":["variables.f"]}`)
+	fw, err := mw.CreateFormFile("0", "photo.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fw.Write(photo)
+	mw.Close()
+	return buf.Bytes(), mw.FormDataContentType()
+}

@@ -1,0 +1,215 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/brickgallery/sets/internal/media/mediatest"
+)
+
+const uploadMutation = `mutation($set: UUID!, $file: Upload!, $position: Int) {
+	uploadSetImage(setId: $set, file: $file, position: $position) {
+		id setId imageUrl thumbnailUrl position width height contentType byteSize uploaded } }`
+
+// uploadedImage is a SetImage with the upload fields.
+type uploadedImage struct {
+	ID           string  `json:"id"`
+	SetID        string  `json:"setId"`
+	ImageURL     string  `json:"imageUrl"`
+	ThumbnailURL *string `json:"thumbnailUrl"`
+	Position     int     `json:"position"`
+	Width        *int    `json:"width"`
+	Height       *int    `json:"height"`
+	ContentType  *string `json:"contentType"`
+	ByteSize     *int    `json:"byteSize"`
+	Uploaded     bool    `json:"uploaded"`
+}
+
+// uploadPhoto sends file to uploadSetImage with curl -F's framing.
+func (h *harness) uploadPhoto(t *testing.T, token, setID string, file []byte) response {
+	t.Helper()
+	ops, _ := json.Marshal(map[string]any{"query": uploadMutation, "variables": map[string]any{"set": setID, "file": nil}})
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("operations", string(ops))
+	mw.WriteField("map", `{"0":["variables.file"]}`)
+	fw, _ := mw.CreateFormFile("0", "IMG_0042.jpg")
+	fw.Write(file)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	return h.send(t, req)
+}
+
+func (h *harness) mustUploadPhoto(t *testing.T, token, setID string, file []byte) uploadedImage {
+	t.Helper()
+	var data struct {
+		UploadSetImage uploadedImage `json:"uploadSetImage"`
+	}
+	mustOK(t, h.uploadPhoto(t, token, setID, file), &data)
+	return data.UploadSetImage
+}
+
+// fetch GETs an image URL's path from the test server, with headers.
+func (h *harness) fetch(t *testing.T, rawURL string, header map[string]string) *http.Response {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+u.Path, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// mediaFiles counts the files in the harness's media store.
+func (h *harness) mediaFiles(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir(h.mediaDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+func TestUploadAPhonePhoto(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	set := h.mustCreateSet(t, token, map[string]any{"title": "Millennium Falcon"})
+	photo := mediatest.WithEXIF(t, mediatest.Photo(t, 3000, 1000), 6)
+
+	img := h.mustUploadPhoto(t, token, set.ID, photo)
+	if !img.Uploaded || img.SetID != set.ID || img.Position != 0 || img.Width == nil || *img.Width != 682 ||
+		*img.Height != 2048 || *img.ContentType != "image/jpeg" || img.ThumbnailURL == nil {
+		t.Fatalf("uploaded image = %+v, want an upright 682 × 2048 JPEG with a thumbnail", img)
+	}
+	if !strings.HasPrefix(img.ImageURL, h.cfg.PublicURL+"/media/") {
+		t.Errorf("imageUrl %q is not under PUBLIC_URL %s/media/", img.ImageURL, h.cfg.PublicURL)
+	}
+	resp := h.fetch(t, img.ImageURL, nil)
+	served, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" ||
+		resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" ||
+		resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("ETag") == "" {
+		t.Errorf("GET imageUrl: %d %v", resp.StatusCode, resp.Header)
+	}
+	if len(served) != *img.ByteSize {
+		t.Errorf("served %d bytes, byteSize says %d", len(served), *img.ByteSize)
+	}
+	for _, secret := range []string{"Exif", "SecretCam", "SN-0042"} {
+		if bytes.Contains(served, []byte(secret)) {
+			t.Errorf("the served photo still holds %q", secret)
+		}
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(served))
+	if err != nil || cfg.Width != 682 || cfg.Height != 2048 {
+		t.Errorf("served image: %v, %d × %d", err, cfg.Width, cfg.Height)
+	}
+	thumb := h.fetch(t, *img.ThumbnailURL, nil)
+	tb, _ := io.ReadAll(thumb.Body)
+	if tc, _, err := image.DecodeConfig(bytes.NewReader(tb)); err != nil || tc.Height != 400 {
+		t.Errorf("thumbnail: %v, %d × %d; want 400 high", err, tc.Width, tc.Height)
+	}
+
+	if r := h.fetch(t, img.ImageURL, map[string]string{"If-None-Match": resp.Header.Get("ETag")}); r.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", r.StatusCode)
+	}
+	part := h.fetch(t, img.ImageURL, map[string]string{"Range": "bytes=0-99"})
+	pb, _ := io.ReadAll(part.Body)
+	if part.StatusCode != http.StatusPartialContent || len(pb) != 100 || !bytes.Equal(pb, served[:100]) {
+		t.Errorf("Range: %d with %d bytes, want 206 with the first 100", part.StatusCode, len(pb))
+	}
+	for _, bad := range []string{"/media/nope.jpg", "/media/" + strings.Repeat("a", 32) + ".jpg"} {
+		if r := h.fetch(t, "http://x"+bad, nil); r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", bad, r.StatusCode)
+		}
+	}
+
+	// The gallery's own read path writes the same fields.
+	var data struct {
+		Sets struct {
+			Nodes []struct {
+				Images []uploadedImage `json:"images"`
+			} `json:"nodes"`
+		} `json:"sets"`
+	}
+	mustOK(t, h.do(t, token, `{ sets(first: 5) { nodes { images {
+		id setId imageUrl thumbnailUrl position width height contentType byteSize uploaded } } } }`, nil), &data)
+	if got := data.Sets.Nodes[0].Images; len(got) != 1 || jsonOf(t, got[0]) != jsonOf(t, img) {
+		t.Errorf("the gallery shows %+v, want %+v", got, img)
+	}
+	h.mustCreateSet(t, token, map[string]any{"title": "By URL", "images": []map[string]any{{"imageUrl": "https://example.com/a.jpg"}}})
+	mustOK(t, h.do(t, token, `{ sets(first: 5) { nodes { title images { uploaded width contentType } } } }`, nil), &data)
+	if got := data.Sets.Nodes[0].Images[0]; got.Uploaded || got.Width != nil || got.ContentType != nil {
+		t.Errorf("an image by URL shows %+v, want uploaded false and null sizes", got)
+	}
+}
+
+func TestUploadRefusals(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, token := h.newUser(t)
+	_, other := h.newUser(t)
+	set := h.mustCreateSet(t, token, map[string]any{"title": "Castle"})
+	jpg := mediatest.Photo(t, 120, 80)
+	for _, tt := range []struct {
+		name, token, set string
+		file             []byte
+		code, field      string
+	}{
+		{"a GIF", token, set.ID, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00"), "BAD_USER_INPUT", "file"},
+		{"text named .jpg", token, set.ID, []byte("not a photo"), "BAD_USER_INPUT", "file"},
+		{"a truncated JPEG", token, set.ID, jpg[:len(jpg)/2], "BAD_USER_INPUT", "file"},
+		{"another collector's set", other, set.ID, jpg, "NOT_FOUND", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mustFail(t, h.uploadPhoto(t, tt.token, tt.set, tt.file), tt.code, tt.field)
+		})
+	}
+	if n := h.mediaFiles(t); n != 0 {
+		t.Errorf("refused uploads left %d files in the store", n)
+	}
+	if n := h.count(t, "set_images"); n != 0 {
+		t.Errorf("refused uploads left %d rows", n)
+	}
+
+	// 50 images, then the 51st is refused and leaves no file.
+	images := make([]map[string]any, 49)
+	for i := range images {
+		images[i] = map[string]any{"imageUrl": fmt.Sprintf("https://example.com/%d.jpg", i)}
+	}
+	full := h.mustCreateSet(t, token, map[string]any{"title": "Full", "images": images})
+	h.mustUploadPhoto(t, token, full.ID, jpg)
+	mustFail(t, h.uploadPhoto(t, token, full.ID, jpg), "BAD_USER_INPUT", "file")
+	if n := h.mediaFiles(t); n != 2 {
+		t.Errorf("%d files in the store, want the 50th image's two", n)
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
