@@ -22,7 +22,7 @@ import (
 // runDB dispatches the `db` subcommands.
 func runDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"db needs a subcommand: migrate, rollback, status, create, seed, verify, repair, export or import"}
+		return usageError{"db needs a subcommand: migrate, rollback, status, create, seed, verify, repair, export, import or media-gc"}
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -36,6 +36,8 @@ func runDB(ctx context.Context, args []string, getenv func(string) string, stdou
 		return runDBExport(ctx, args, getenv, stdout, stderr)
 	case "import":
 		return runDBImport(ctx, args, getenv, stdout, stderr)
+	case "media-gc":
+		return runDBMediaGC(ctx, args, getenv, stdout, stderr)
 	}
 	fs := newFlagSet("db "+sub, "sets db "+sub, stderr)
 	if err := parseFlags(fs, args); err != nil {

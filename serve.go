@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/brickgallery/sets/internal/config"
 	"github.com/brickgallery/sets/internal/media"
@@ -81,10 +82,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// they only took room under GOMEMLIMIT (and 6-7 MB of RSS).
 		ide = graphiqlHandler()
 	}
+	st := store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads,
+		Retry: postgres.Retry{Within: cfg.DBRetryWithin}})
+	// Removes the files of deleted photos, as the database queues them.
+	go media.RunJanitor(ctx, st, photos, janitorInterval, log)
 	h := server.New(server.Deps{
-		Config: cfg,
-		Store: store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads,
-			Retry: postgres.Retry{Within: cfg.DBRetryWithin}}),
+		Config:           cfg,
+		Store:            st,
 		Migrator:         postgres.NewMigrator(db, ms, log),
 		Log:              log,
 		GraphiQL:         ide,
@@ -99,6 +103,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection, "trusted_documents", trusted.Len())
 	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
 }
+
+// janitorInterval is how often the media janitor looks for queued
+// deletions: a deleted photo's files are gone within a few seconds.
+const janitorInterval = 2 * time.Second
 
 // loadTrustedDocuments reads the manifest at path; no path, no manifest.
 func loadTrustedDocuments(path string) (*persisted.Documents, error) {

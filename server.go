@@ -48,6 +48,8 @@ Usage:
                           write that user's sets to standard output as CSV
   sets db import --email E [--format F] [--mode M] [--target T] [--dry-run] FILE
                           add the sets of FILE (CSV or BrickLink XML; - for stdin) to that user's collection
+  sets db media-gc [--older-than 1h]
+                          remove stored photo files that no row points at
   sets token --email E    create that user if missing and print a bearer token
   sets help               show this help
 

@@ -77,6 +77,7 @@ func (r *Resolver) uploadSetImage(ctx context.Context, setID uuid.UUID, file gra
 			return nil, fmt.Errorf("store upload: %w", err)
 		}
 		written = append(written, f.key)
+		media.CrashPoint("upload:after-file-" + itoa(len(written)))
 	}
 	d := res.Display
 	thumbURL := m.URL(thumbKey)
@@ -87,6 +88,7 @@ func (r *Resolver) uploadSetImage(ctx context.Context, setID uuid.UUID, file gra
 		cleanup()
 		return nil, err
 	}
+	media.CrashPoint("upload:after-row")
 	return img, nil
 }
 

@@ -128,7 +128,7 @@ func TestSchemaMatchesSpec(t *testing.T) {
 		// migration moved aside, and Bun's bookkeeping: a stray table is a
 		// migration nobody asked for.
 		got := mustStrings(t, db, `SELECT tablename::text COLLATE "C" FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
-		want := []string{"bun_migration_locks", "bun_migrations", "set_images", "sets",
+		want := []string{"bun_migration_locks", "bun_migrations", "media_deletions", "set_images", "sets",
 			"sets_dangling_wishlist_item_ids", "user_theme_totals", "users", "wishlist_items"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("tables (-want +got):\n%s", diff)
@@ -209,9 +209,11 @@ func testIndexes(t *testing.T, db bun.IDB) {
 		WHERE i.indrelid = ANY (?::regclass[])
 		ORDER BY i.indexrelid::regclass::text COLLATE "C"`, pgdialect.Array(schemaTables))
 	want := []string{
+		"CREATE INDEX set_images_media_key_idx ON public.set_images USING btree (media_key) WHERE (media_key IS NOT NULL)",
 		"CREATE UNIQUE INDEX set_images_pkey ON public.set_images USING btree (id)",
 		"CREATE INDEX set_images_set_id_idx ON public.set_images USING btree (set_id)",
 		"CREATE INDEX set_images_set_id_position_idx ON public.set_images USING btree (set_id, \"position\", id)",
+		"CREATE INDEX set_images_thumbnail_key_idx ON public.set_images USING btree (thumbnail_key) WHERE (thumbnail_key IS NOT NULL)",
 		"CREATE UNIQUE INDEX sets_dangling_wishlist_item_ids_pkey ON public.sets_dangling_wishlist_item_ids USING btree (set_id)",
 		"CREATE UNIQUE INDEX sets_pkey ON public.sets USING btree (id)",
 		"CREATE INDEX sets_set_number_idx ON public.sets USING btree (set_number)",
@@ -244,6 +246,7 @@ func testTriggers(t *testing.T, db bun.IDB) {
 		SELECT pg_get_triggerdef(oid) FROM pg_trigger
 		WHERE NOT tgisinternal ORDER BY tgname COLLATE "C"`)
 	want := []string{
+		"CREATE TRIGGER set_images_queue_media_deletion AFTER DELETE ON public.set_images FOR EACH ROW WHEN ((old.media_key IS NOT NULL)) EXECUTE FUNCTION set_images_queue_media_deletion()",
 		"CREATE TRIGGER sets_canonical_set_number BEFORE INSERT OR UPDATE OF set_number, canonical_set_number ON public.sets FOR EACH ROW EXECUTE FUNCTION sets_canonical_set_number()",
 		"CREATE TRIGGER sets_set_updated_at BEFORE UPDATE ON public.sets FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 		"CREATE TRIGGER sets_user_theme_totals_delete AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",

@@ -107,3 +107,16 @@ type UserThemeTotal struct {
 	SetCount   int64     `bun:"set_count,notnull"`
 	PieceTotal int64     `bun:"piece_total,notnull"`
 }
+
+// MediaDeletion is a stored file whose image row is gone, queued by a
+// trigger on set_images in the deleting transaction, until the media
+// janitor has removed it from the store (SPEC §8).
+type MediaDeletion struct {
+	bun.BaseModel `bun:"table:media_deletions"`
+
+	Key           string    `bun:"key,pk"`
+	QueuedAt      time.Time `bun:"queued_at,type:timestamp,notnull,nullzero,default:now()"`
+	Attempts      int32     `bun:"attempts,notnull,default:0"`
+	NextAttemptAt time.Time `bun:"next_attempt_at,type:timestamp,notnull,nullzero,default:now()"`
+	LastError     *string   `bun:"last_error"`
+}

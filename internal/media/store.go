@@ -23,6 +23,8 @@ type Store interface {
 	Open(ctx context.Context, key string) (*Object, error)
 	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// List hands fn every key the store holds, with when it was written.
+	List(ctx context.Context, fn func(key string, written time.Time) error) error
 }
 
 // Object is a stored file, open for reading.
@@ -165,6 +167,34 @@ func (s *FileStore) Delete(_ context.Context, key string) error {
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List walks the directory; files that are not media keys (a temporary
+// file of a Put in progress) are left out.
+func (s *FileStore) List(ctx context.Context, fn func(key string, written time.Time) error) error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("list media: %w", err)
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !ValidKey(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("list media: %w", err)
+		}
+		if err := fn(e.Name(), info.ModTime()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

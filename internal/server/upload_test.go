@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	_ "image/jpeg"
@@ -11,10 +13,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/media/mediatest"
+	"github.com/brickgallery/sets/internal/store"
 )
 
 const uploadMutation = `mutation($set: UUID!, $file: Upload!, $position: Int) {
@@ -212,4 +217,113 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// flakyStore is the harness's real file store, made to fail its next
+// deletions: the janitor must keep them queued and try again.
+type flakyStore struct {
+	media.Store
+	failures int
+}
+
+func (s *flakyStore) Delete(ctx context.Context, key string) error {
+	if s.failures > 0 {
+		s.failures--
+		return errors.New("store unavailable")
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+// storedKeys lists the files of the harness's media store.
+func (h *harness) storedKeys(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(h.mediaDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range entries {
+		keys = append(keys, e.Name())
+	}
+	return keys
+}
+
+// rowKeys lists the media keys the rows point at.
+func (h *harness) rowKeys(t *testing.T) []string {
+	t.Helper()
+	var keys []string
+	if err := h.check.NewRaw(`SELECT k FROM set_images, unnest(ARRAY[media_key, thumbnail_key]) AS k
+		WHERE k IS NOT NULL ORDER BY k`).Scan(context.Background(), &keys); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestDeletedPhotosLeaveTheStore deletes uploaded photos every way there
+// is — the image, its set, its user with a DELETE in SQL — and runs the
+// janitor: the store ends up holding exactly the files rows point at, and a
+// store that fails is retried until it confirms.
+func TestDeletedPhotosLeaveTheStore(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	userID, token := h.newUser(t)
+	_, other := h.newUser(t)
+	st := store.New(h.check, store.Options{})
+	jpg := mediatest.Photo(t, 200, 100)
+	a := h.mustCreateSet(t, token, map[string]any{"title": "A"})
+	b := h.mustCreateSet(t, token, map[string]any{"title": "B"})
+	kept := h.mustCreateSet(t, other, map[string]any{"title": "Someone else's"})
+	first := h.mustUploadPhoto(t, token, a.ID, jpg)
+	h.mustUploadPhoto(t, token, a.ID, jpg)
+	h.mustUploadPhoto(t, token, b.ID, jpg)
+	h.mustUploadPhoto(t, other, kept.ID, jpg)
+	if n := len(h.storedKeys(t)); n != 8 {
+		t.Fatalf("%d files after four uploads, want 8", n)
+	}
+	sweep := func(s media.Store) (int, int) {
+		t.Helper()
+		done, failed, err := st.DeleteQueuedMedia(context.Background(), 100, s.Delete)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return done, failed
+	}
+	same := func(when string) {
+		t.Helper()
+		if got, want := h.storedKeys(t), h.rowKeys(t); !slices.Equal(got, want) {
+			t.Errorf("%s: the store holds %d files, the rows point at %d:\n%q\n%q", when, len(got), len(want), got, want)
+		}
+	}
+
+	mustOK(t, h.do(t, token, `mutation($id: UUID!) { deleteSetImage(id: $id) { deletedId } }`, map[string]any{"id": first.ID}), nil)
+	flaky := &flakyStore{Store: h.media, failures: 2}
+	if done, failed := sweep(flaky); done != 0 || failed != 2 {
+		t.Fatalf("a failing store: %d removed, %d failed; want both failed and kept", done, failed)
+	}
+	if n := h.count(t, "media_deletions"); n != 2 {
+		t.Fatalf("%d deletions queued after a failure, want the 2 still there", n)
+	}
+	// Not due yet: the back-off holds them.
+	if done, failed := sweep(h.media); done+failed != 0 {
+		t.Errorf("retried at once: %d removed, %d failed", done, failed)
+	}
+	h.mustExec(t, `UPDATE media_deletions SET next_attempt_at = now()`)
+	if done, _ := sweep(h.media); done != 2 {
+		t.Errorf("the retry removed %d files, want 2", done)
+	}
+	same("after deleting an image")
+
+	mustOK(t, h.do(t, token, `mutation($id: UUID!) { deleteSet(id: $id) { deletedId } }`, map[string]any{"id": a.ID}), nil)
+	sweep(h.media)
+	same("after deleting a set")
+
+	h.mustExec(t, `DELETE FROM users WHERE id = ?`, userID)
+	sweep(h.media)
+	same("after a DELETE FROM users in SQL")
+	if n := len(h.storedKeys(t)); n != 2 {
+		t.Errorf("%d files left, want the other collector's 2", n)
+	}
+	if n := h.count(t, "media_deletions"); n != 0 {
+		t.Errorf("%d deletions still queued", n)
+	}
 }
