@@ -37,7 +37,7 @@ func runDBMediaGC(ctx context.Context, args []string, getenv func(string) string
 	if spec == "" {
 		spec = "file:./media"
 	}
-	photos, err := media.OpenStore(spec)
+	photos, err := media.OpenStore(ctx, spec, getenv)
 	if err != nil {
 		return fmt.Errorf("MEDIA_STORE: %w", err)
 	}

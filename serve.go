@@ -72,7 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	photos, err := media.OpenStore(cfg.MediaStore)
+	photos, err := media.OpenStore(ctx, cfg.MediaStore, getenv)
 	if err != nil {
 		return fmt.Errorf("MEDIA_STORE: %w", err)
 	}

@@ -69,7 +69,8 @@ type Config struct {
 	// document runs. Serving reads and checks the file at start.
 	TrustedDocuments string
 	// MediaStore (MEDIA_STORE, default file:./media) is where uploaded
-	// photos go (SPEC §8).
+	// photos go (SPEC §8): file:DIR or
+	// s3://BUCKET[/PREFIX]?endpoint=HOST:PORT&region=R&tls=false.
 	MediaStore string
 	// MediaMaxBytes (MEDIA_MAX_BYTES, default 20 MiB) bounds an uploaded
 	// photo; a multipart body may be 1 MiB more.
@@ -204,8 +205,8 @@ func (c Config) Validate() error {
 		// The extra reads would wait on the pool, in random order.
 		errs = append(errs, fmt.Errorf("DB_MAX_ACTIVE_READS: %d is more than DB_MAX_CONNS (%d)", c.DBMaxActiveReads, c.DBMaxConns))
 	}
-	if !strings.HasPrefix(c.MediaStore, "file:") || len(c.MediaStore) == len("file:") {
-		errs = append(errs, fmt.Errorf("MEDIA_STORE: %q is not file:DIR (s3:// is not supported yet)", c.MediaStore))
+	if (!strings.HasPrefix(c.MediaStore, "file:") || len(c.MediaStore) == len("file:")) && !strings.HasPrefix(c.MediaStore, "s3://") {
+		errs = append(errs, fmt.Errorf("MEDIA_STORE: %q is neither file:DIR nor s3://BUCKET[/PREFIX]?endpoint=HOST:PORT", c.MediaStore))
 	}
 	for name, v := range map[string]string{"PUBLIC_URL": c.PublicURL, "MEDIA_PUBLIC_URL": c.MediaPublicURL} {
 		if v == "" && name == "MEDIA_PUBLIC_URL" {

@@ -71,15 +71,16 @@ func contentTypeOf(key string) string {
 	return "image/jpeg"
 }
 
-// OpenStore returns the store MEDIA_STORE names: file:DIR.
-func OpenStore(spec string) (Store, error) {
+// OpenStore returns the store MEDIA_STORE names: file:DIR, or
+// s3://BUCKET[/PREFIX]?endpoint=…, its credentials from getenv.
+func OpenStore(ctx context.Context, spec string, getenv func(string) string) (Store, error) {
 	switch {
 	case strings.HasPrefix(spec, "file:"):
 		return NewFileStore(strings.TrimPrefix(spec, "file:"))
 	case strings.HasPrefix(spec, "s3://"):
-		return nil, errors.New("s3:// stores are not supported yet; use file:DIR")
+		return NewS3Store(ctx, spec, getenv)
 	}
-	return nil, fmt.Errorf("%q is not file:DIR", spec)
+	return nil, fmt.Errorf("%q is neither file:DIR nor s3://BUCKET", spec)
 }
 
 // FileStore keeps files in a directory of the local file system.

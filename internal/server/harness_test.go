@@ -43,9 +43,20 @@ type harness struct {
 	logs    *syncBuffer
 	handler http.Handler
 	srv     *httptest.Server
-	// media is the store of uploaded photos, a directory of the test's.
-	media    *media.FileStore
-	mediaDir string
+	// media is the store of uploaded photos: a directory of the test's,
+	// or with -tags s3 a bucket of its own on a real S3 server.
+	media media.Store
+}
+
+// testMediaStore gives each harness its photo store (harness_s3_test.go
+// swaps in S3).
+var testMediaStore = func(t *testing.T) media.Store {
+	t.Helper()
+	st, err := media.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // newHarness starts the API, configured as in development, in an
@@ -75,11 +86,7 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 		t.Fatalf("config: %v", err)
 	}
 	rec := &recorder{}
-	photos, err := media.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{cfg: cfg, rec: rec, media: photos, mediaDir: photos.Dir(), logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
+	h := &harness{cfg: cfg, rec: rec, media: testMediaStore(t), logs: &syncBuffer{}, check: testdb.Open(t, url), url: url,
 		db: testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: cfg.DBMaxConns, Tracer: rec})}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ms, err := migrations.New()

@@ -12,10 +12,10 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/media/mediatest"
@@ -88,11 +88,7 @@ func (h *harness) fetch(t *testing.T, rawURL string, header map[string]string) *
 // mediaFiles counts the files in the harness's media store.
 func (h *harness) mediaFiles(t *testing.T) int {
 	t.Helper()
-	entries, err := os.ReadDir(h.mediaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(entries)
+	return len(h.storedKeys(t))
 }
 
 func TestUploadAPhonePhoto(t *testing.T) {
@@ -234,17 +230,17 @@ func (s *flakyStore) Delete(ctx context.Context, key string) error {
 	return s.Store.Delete(ctx, key)
 }
 
-// storedKeys lists the files of the harness's media store.
+// storedKeys lists the keys in the harness's media store, sorted.
 func (h *harness) storedKeys(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(h.mediaDir)
-	if err != nil {
+	var keys []string
+	if err := h.media.List(context.Background(), func(key string, _ time.Time) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	var keys []string
-	for _, e := range entries {
-		keys = append(keys, e.Name())
-	}
+	slices.Sort(keys)
 	return keys
 }
 
