@@ -144,3 +144,26 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestMediaURLs(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{"ADDR": "127.0.0.1:9000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.MediaURL("abc.jpg"); got != "http://127.0.0.1:9000/media/abc.jpg" {
+		t.Errorf("default: %s, want http://ADDR/media/KEY", got)
+	}
+	c, err = config.FromEnv(env(map[string]string{"PUBLIC_URL": "https://api.example.com/", "MEDIA_PUBLIC_URL": "https://cdn.example.com/p/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.MediaURL("abc.jpg"); got != "https://cdn.example.com/p/abc.jpg" {
+		t.Errorf("with MEDIA_PUBLIC_URL: %s", got)
+	}
+	for _, bad := range []map[string]string{{"PUBLIC_URL": "api.example.com"}, {"MEDIA_PUBLIC_URL": "ftp://x"},
+		{"MEDIA_STORE": "/var/media"}, {"MEDIA_MAX_BYTES": "10"}} {
+		if _, err := config.FromEnv(env(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

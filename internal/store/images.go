@@ -99,6 +99,8 @@ func (s *Store) ImageCount(ctx context.Context, user, setID uuid.UUID) (int, err
 	return n, nil
 }
 
+// addSetImageChecked adds img; with max > 0 it first refuses, on field, a
+// set that already has max images.
 func (s *Store) addSetImageChecked(ctx context.Context, user uuid.UUID, img *models.SetImage, position *int32, max int, field string) error {
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := lockSet(ctx, tx, user, img.SetID); err != nil {
