@@ -54,7 +54,7 @@ func NewServer(o Options) *handler.Server {
 	// Uploads (importSets). The body's limit is internal/server's, which
 	// answers 413 for both framings; gqlgen's own is set past it so that it
 	// never answers first. Files above MaxMemory wait in temporary files.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: max(o.MaxMultipartBytes, MaxMultipartBytes) + 1, MaxMemory: 2 << 20})
+	srv.AddTransport(multipartForm{transport.MultipartForm{MaxUploadSize: max(o.MaxMultipartBytes, MaxMultipartBytes) + 1, MaxMemory: 2 << 20}})
 	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)

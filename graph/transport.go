@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/brickgallery/sets/models"
@@ -131,4 +133,40 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// multipartForm is gqlgen's multipart transport (uploads), answering a
+// request that met an unreachable database with 503 and Retry-After, as
+// postJSON does: gqlgen's writes its answer with the status it chose.
+type multipartForm struct{ transport.MultipartForm }
+
+func (t multipartForm) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	r, unavailable := withUnavailableFlag(r)
+	t.MultipartForm.Do(&unavailableWriter{ResponseWriter: w, unavailable: unavailable}, r, exec)
+}
+
+// unavailableWriter turns the 200 of an answer whose request met an
+// unreachable database into a 503.
+type unavailableWriter struct {
+	http.ResponseWriter
+	unavailable *atomic.Bool
+	wrote       bool
+}
+
+func (w *unavailableWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	if status == http.StatusOK && w.unavailable.Load() {
+		status = UnavailableStatus(w.Header())
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *unavailableWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

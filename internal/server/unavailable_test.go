@@ -67,6 +67,7 @@ func TestDatabaseGoneAnswers503(t *testing.T) {
 		"resolver":     h.do(t, token, gallery, nil),
 		"resolver GET": h.send(t, get),
 		"first sight":  h.do(t, stranger, gallery, nil),
+		"upload":       h.upload(t, token, nil, []byte("Set Number,Quantity\n75192-1,1\n")),
 	} {
 		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 			t.Errorf("%s: got %s with Retry-After %q, want HTTP 503 with Retry-After", name, r, r.Header.Get("Retry-After"))
