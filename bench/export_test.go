@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,13 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"github.com/brickgallery/sets/internal/auth"
-	"github.com/brickgallery/sets/internal/config"
-	"github.com/brickgallery/sets/internal/postgres"
-	"github.com/brickgallery/sets/internal/server"
-	"github.com/brickgallery/sets/internal/store"
 	"github.com/brickgallery/sets/internal/testdb"
-	"github.com/brickgallery/sets/migrations"
 )
 
 // addExportSets gives user sets from..to (numbered by generate_series),
@@ -116,24 +109,9 @@ func BenchmarkExport(b *testing.B) {
 	db := testdb.Open(b, url)
 	user := uuid.New()
 	mustExec(b, db, `INSERT INTO users (id, email) VALUES (?, 'exporter@example.com')`, user)
-	cfg, err := config.FromEnv(func(k string) string {
-		return map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": "bench-secret-0123456789abcdef0123456789"}[k]
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ms, err := migrations.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}),
-		Migrator: postgres.NewMigrator(db, ms, log), Log: log}))
+	h, token := benchServer(b, db, user, nil)
+	srv := httptest.NewServer(h)
 	defer srv.Close()
-	token, err := auth.Mint(cfg.JWTSecret, user, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
 	loaded := 0
 	for _, n := range []int{20_000, 200_000} {
 		start := time.Now()

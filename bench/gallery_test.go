@@ -20,6 +20,7 @@ import (
 
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/postgres"
 	"github.com/brickgallery/sets/internal/server"
 	"github.com/brickgallery/sets/internal/store"
@@ -83,7 +84,14 @@ func newFixture(b *testing.B) *fixture {
 		AND (SELECT count(*) FROM set_images i WHERE i.set_id = sets.id) >= 4 LIMIT 1`, user).Scan(ctx, &f.setID); err != nil {
 		b.Fatal(err)
 	}
+	f.h, f.token = benchServer(b, db, user, nil)
+	return &f
+}
 
+// benchServer is the whole HTTP handler over db, configured as in
+// production (photos in photos, none when nil), and a token for user.
+func benchServer(b *testing.B, db *bun.DB, user uuid.UUID, photos media.Store) (http.Handler, string) {
+	b.Helper()
 	cfg, err := config.FromEnv(func(k string) string {
 		return map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": "bench-secret-0123456789abcdef0123456789"}[k]
 	})
@@ -95,11 +103,13 @@ func newFixture(b *testing.B) *fixture {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f.h = server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}), Migrator: postgres.NewMigrator(db, ms, log), Log: log})
-	if f.token, err = auth.Mint(cfg.JWTSecret, user, time.Hour); err != nil {
+	h := server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}),
+		Migrator: postgres.NewMigrator(db, ms, log), Log: log, Media: photos})
+	token, err := auth.Mint(cfg.JWTSecret, user, time.Hour)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return &f
+	return h, token
 }
 
 func mustExec(b *testing.B, db *bun.DB, query string, args ...any) {

@@ -3,26 +3,17 @@ package bench_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/brickgallery/sets/internal/auth"
-	"github.com/brickgallery/sets/internal/config"
 	"github.com/brickgallery/sets/internal/media"
-	"github.com/brickgallery/sets/internal/postgres"
-	"github.com/brickgallery/sets/internal/server"
-	"github.com/brickgallery/sets/internal/store"
 	"github.com/brickgallery/sets/internal/testdb"
-	"github.com/brickgallery/sets/migrations"
 )
 
 // BenchmarkSixteenUploads sends sixteen 12-megapixel photos at once to
@@ -40,28 +31,13 @@ func BenchmarkSixteenUploads(b *testing.B) {
 		Scan(b.Context(), &setID); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.FromEnv(func(k string) string {
-		return map[string]string{"APP_ENV": "production", "AUTH_JWT_SECRET": "bench-secret-0123456789abcdef0123456789"}[k]
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ms, err := migrations.New()
-	if err != nil {
-		b.Fatal(err)
-	}
 	photos, err := media.NewFileStore(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}),
-		Migrator: postgres.NewMigrator(db, ms, log), Log: log, Media: photos}))
+	h, token := benchServer(b, db, user, photos)
+	srv := httptest.NewServer(h)
 	defer srv.Close()
-	token, err := auth.Mint(cfg.JWTSecret, user, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
 	body, contentType := uploadBody(b, setID, photo)
 	var rssMB, heapMB float64
 	for b.Loop() {

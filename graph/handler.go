@@ -30,8 +30,8 @@ type Options struct {
 	TrustedDocuments *persisted.Documents
 	// Media, if set, lets uploadSetImage store photos.
 	Media *Media
-	// MaxMultipartBytes bounds a multipart body (the body limit in front
-	// of the handler is the one that answers; gqlgen's is set past it).
+	// MaxMultipartBytes bounds a multipart body. The body limit in front
+	// of the handler is the one that answers; gqlgen's is set past it.
 	MaxMultipartBytes int64
 	// OnOperation, if set, hears each finished operation (for metrics).
 	OnOperation func(ctx context.Context, name string, errs gqlerror.List, took time.Duration)
@@ -51,10 +51,10 @@ func NewServer(o Options) *handler.Server {
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(getQueries{})
 	srv.AddTransport(postJSON{})
-	// Uploads (importSets). The body's limit is internal/server's, which
+	// Uploads (importSets, uploadSetImage). The body's limit is internal/server's, which
 	// answers 413 for both framings; gqlgen's own is set past it so that it
 	// never answers first. Files above MaxMemory wait in temporary files.
-	srv.AddTransport(multipartForm{transport.MultipartForm{MaxUploadSize: max(o.MaxMultipartBytes, MaxMultipartBytes) + 1, MaxMemory: 2 << 20}})
+	srv.AddTransport(multipartForm{transport.MultipartForm{MaxUploadSize: o.MaxMultipartBytes + 1, MaxMemory: 2 << 20}})
 	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)

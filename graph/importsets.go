@@ -22,10 +22,6 @@ const (
 	MaxImportRows  = 50_000
 )
 
-// MaxMultipartBytes bounds a multipart request body: the largest file
-// and 1 MiB for the operation and the rest of the form.
-const MaxMultipartBytes = MaxImportBytes + 1<<20
-
 // MaxImportErrors is how many errors a report lists (SPEC §9): the file
 // is not imported at the first, and a hundred say enough about what to
 // fix; reading stops there.
@@ -150,11 +146,12 @@ func fileError(err error) error {
 	return fmt.Errorf("read import file: %w", err)
 }
 
-// checkUpload refuses an upload over the GraphQL import limit.
-func checkUpload(file *graphql.Upload) error {
-	if file.Size > MaxImportBytes {
-		return models.Invalid("file", "the file is %.1f MiB; at most %d MiB may be imported here (`sets db import` has no limit)",
-			float64(file.Size)/(1<<20), MaxImportBytes>>20)
+// tooLarge refuses, on field file, an upload over max bytes; what names
+// what may be at most that ("a photo"). gqlgen sets Size from the bytes
+// it received, not from what the client declared.
+func tooLarge(file *graphql.Upload, max int64, what string) error {
+	if file.Size > max {
+		return models.Invalid("file", "the file is %.1f MiB; %s may be at most %d MiB", float64(file.Size)/(1<<20), what, max>>20)
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func (r *mutationResolver) ImportSets(ctx context.Context, file graphql.Upload, 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkUpload(&file); err != nil {
+	if err := tooLarge(&file, MaxImportBytes, "a file imported here (`sets db import` has no limit)"); err != nil {
 		return nil, err
 	}
 	opts := ImportOptions{Format: model.ImportFormatAuto, Mode: model.ImportModeSkipExisting,

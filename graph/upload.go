@@ -30,8 +30,8 @@ func (r *Resolver) uploadSetImage(ctx context.Context, setID uuid.UUID, file gra
 			return nil, err
 		}
 	}
-	if file.Size > m.MaxBytes {
-		return nil, models.Invalid("file", "the file is %.1f MiB; a photo may be at most %d MiB", float64(file.Size)/(1<<20), m.MaxBytes>>20)
+	if err := tooLarge(&file, m.MaxBytes, "a photo"); err != nil {
+		return nil, err
 	}
 	// The set's owner and room first: nothing is decoded for a set that
 	// is not mine, or full.
@@ -42,12 +42,9 @@ func (r *Resolver) uploadSetImage(ctx context.Context, setID uuid.UUID, file gra
 	if n >= models.MaxImages {
 		return nil, models.Invalid("file", "the set already has %d images, the most it may have", n)
 	}
-	data, err := io.ReadAll(io.LimitReader(file.File, m.MaxBytes+1))
+	data, err := io.ReadAll(file.File) // at most Size bytes, checked above
 	if err != nil {
 		return nil, fmt.Errorf("read upload: %w", err)
-	}
-	if int64(len(data)) > m.MaxBytes {
-		return nil, models.Invalid("file", "a photo may be at most %d MiB", m.MaxBytes>>20)
 	}
 	res, err := m.Processor.Process(ctx, data)
 	var rejected *media.Rejected

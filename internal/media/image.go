@@ -8,7 +8,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -173,10 +172,4 @@ func sniff(data []byte) (string, error) {
 		what = "an SVG drawing"
 	}
 	return "", reject("the file is %s: send %s", what, Accepted)
-}
-
-// IsRejected reports whether err is a refusal of the upload itself.
-func IsRejected(err error) bool {
-	var r *Rejected
-	return errors.As(err, &r)
 }

@@ -97,9 +97,6 @@ func NewFileStore(dir string) (*FileStore, error) {
 	return &FileStore{dir: dir}, nil
 }
 
-// Dir is the store's directory.
-func (s *FileStore) Dir() string { return s.dir }
-
 func (s *FileStore) path(key string) (string, error) {
 	if !ValidKey(key) {
 		return "", ErrNotFound

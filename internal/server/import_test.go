@@ -66,7 +66,13 @@ func multipartBody(t *testing.T, query string, vars map[string]any, file []byte)
 // upload sends file to importSets as token's user.
 func (h *harness) upload(t *testing.T, token string, vars map[string]any, file []byte) response {
 	t.Helper()
-	body, contentType := multipartBody(t, importMutation, vars, file)
+	return h.uploadQuery(t, token, importMutation, vars, file)
+}
+
+// uploadQuery sends query with file as variables.file, as token's user.
+func (h *harness) uploadQuery(t *testing.T, token, query string, vars map[string]any, file []byte) response {
+	t.Helper()
+	body, contentType := multipartBody(t, query, vars, file)
 	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", body)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"image"
 	_ "image/jpeg"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -43,18 +42,7 @@ type uploadedImage struct {
 // uploadPhoto sends file to uploadSetImage with curl -F's framing.
 func (h *harness) uploadPhoto(t *testing.T, token, setID string, file []byte) response {
 	t.Helper()
-	ops, _ := json.Marshal(map[string]any{"query": uploadMutation, "variables": map[string]any{"set": setID, "file": nil}})
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("operations", string(ops))
-	mw.WriteField("map", `{"0":["variables.file"]}`)
-	fw, _ := mw.CreateFormFile("0", "IMG_0042.jpg")
-	fw.Write(file)
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	return h.send(t, req)
+	return h.uploadQuery(t, token, uploadMutation, map[string]any{"set": setID}, file)
 }
 
 func (h *harness) mustUploadPhoto(t *testing.T, token, setID string, file []byte) uploadedImage {
@@ -83,12 +71,6 @@ func (h *harness) fetch(t *testing.T, rawURL string, header map[string]string) *
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
-}
-
-// mediaFiles counts the files in the harness's media store.
-func (h *harness) mediaFiles(t *testing.T) int {
-	t.Helper()
-	return len(h.storedKeys(t))
 }
 
 func TestUploadAPhonePhoto(t *testing.T) {
@@ -186,7 +168,7 @@ func TestUploadRefusals(t *testing.T) {
 			mustFail(t, h.uploadPhoto(t, tt.token, tt.set, tt.file), tt.code, tt.field)
 		})
 	}
-	if n := h.mediaFiles(t); n != 0 {
+	if n := len(h.storedKeys(t)); n != 0 {
 		t.Errorf("refused uploads left %d files in the store", n)
 	}
 	if n := h.count(t, "set_images"); n != 0 {
@@ -201,7 +183,7 @@ func TestUploadRefusals(t *testing.T) {
 	full := h.mustCreateSet(t, token, map[string]any{"title": "Full", "images": images})
 	h.mustUploadPhoto(t, token, full.ID, jpg)
 	mustFail(t, h.uploadPhoto(t, token, full.ID, jpg), "BAD_USER_INPUT", "file")
-	if n := h.mediaFiles(t); n != 2 {
+	if n := len(h.storedKeys(t)); n != 2 {
 		t.Errorf("%d files in the store, want the 50th image's two", n)
 	}
 }

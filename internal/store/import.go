@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -79,7 +80,7 @@ func (s *Store) Import(ctx context.Context, user uuid.UUID, opts ImportOptions,
 		if _, err := tx.Exec(ctx, createImportRows); err != nil {
 			return fmt.Errorf("create staging table: %w", err)
 		}
-		src := &importSource{next: next, ids: map[uuid.UUID]bool{}}
+		src := &importSource{next: next, kept: map[uuid.UUID]bool{}}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_rows"}, importColumns, src); err != nil {
 			if src.err != nil {
 				return src.err // next's own error, not the database's
@@ -133,9 +134,9 @@ type importSource struct {
 	row      *ImportRow
 	err      error
 	lastLine int
-	// ids are the set ids seen so far: a file that repeats one gets a new
-	// id for the repeat.
-	ids map[uuid.UUID]bool
+	// kept are the file's own set ids seen so far: a file that repeats one
+	// gets a new id for the repeat. Ids made here are never repeated.
+	kept map[uuid.UUID]bool
 }
 
 func (s *importSource) Next() bool {
@@ -149,10 +150,12 @@ func (s *importSource) Next() bool {
 	}
 	s.lastLine = max(s.lastLine, s.row.Line)
 	if set := s.row.Set; set != nil {
-		if !s.row.KeepID || set.ID == uuid.Nil || s.ids[set.ID] {
+		switch {
+		case s.row.KeepID && !s.kept[set.ID]:
+			s.kept[set.ID] = true
+		default:
 			set.ID, s.row.KeepID = uuid.New(), false
 		}
-		s.ids[set.ID] = true
 	}
 	return true
 }
@@ -209,7 +212,7 @@ func optUUID(id *uuid.UUID) any {
 	return pgtype.UUID{Bytes: *id, Valid: true}
 }
 
-func optTime(t interface{ IsZero() bool }) any {
+func optTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
