@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,24 @@ func TestProcessingWaitsForASlot(t *testing.T) {
 func rejected(err error) bool {
 	var r *media.Rejected
 	return errors.As(err, &r)
+}
+
+// TestWebP: WebP photos (made by ImageMagick; Go has no WebP encoder) are
+// taken, and come out as JPEG, or as PNG when they have transparency.
+func TestWebP(t *testing.T) {
+	p := media.NewProcessor(1)
+	for file, want := range map[string]string{"photo.webp": "image/jpeg", "transparent.webp": "image/png"} {
+		data, err := os.ReadFile("testdata/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Process(context.Background(), data)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if res.Display.ContentType != want {
+			t.Errorf("%s came out as %s, want %s", file, res.Display.ContentType, want)
+		}
+		decode(t, res.Display)
+	}
 }
