@@ -71,13 +71,19 @@ type dbEnv struct {
 	log *slog.Logger
 }
 
+// loadDBEnv reads where the database commands connect: DATABASE_DIRECT_URL
+// when set, since migrations hold a session-level advisory lock that a
+// transaction-pooling PgBouncer (DATABASE_URL) would not keep.
 func loadDBEnv(getenv func(string) string, stderr io.Writer) (dbEnv, error) {
-	url := getenv("DATABASE_URL")
+	name, url := "DATABASE_DIRECT_URL", getenv("DATABASE_DIRECT_URL")
+	if url == "" {
+		name, url = "DATABASE_URL", getenv("DATABASE_URL")
+	}
 	if url == "" {
 		url = config.DefaultDatabaseURL
 	}
 	if _, err := postgres.ParseConfig(url); err != nil {
-		return dbEnv{}, fmt.Errorf("DATABASE_URL: %w", err)
+		return dbEnv{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return dbEnv{url: url, log: slog.New(slog.NewTextHandler(stderr, nil))}, nil
 }
@@ -235,7 +241,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	env := dbEnv{url: cfg.DatabaseURL, log: slog.New(slog.NewTextHandler(stderr, nil))}
+	env := dbEnv{url: cfg.DatabaseDirectURL, log: slog.New(slog.NewTextHandler(stderr, nil))}
 	if cfg.JWTSecretDefaulted {
 		env.log.Warn("AUTH_JWT_SECRET is not set: signing with the development secret")
 	}

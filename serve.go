@@ -52,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.JWTSecretDefaulted {
 		log.Warn("AUTH_JWT_SECRET is not set: using the public development secret (refused in production)")
 	}
-	env := dbEnv{url: cfg.DatabaseURL, log: log}
+	env := dbEnv{url: cfg.DatabaseDirectURL, log: log}
 	if *migrate {
 		applied, err := migrateUp(ctx, env)
 		if err != nil {

@@ -33,9 +33,14 @@ const (
 // Config is the whole configuration of the process.
 type Config struct {
 	DatabaseURL string // DATABASE_URL
-	Addr        string // ADDR
-	Env         string // APP_ENV: development or production
-	JWTSecret   string // AUTH_JWT_SECRET
+	// DatabaseDirectURL (DATABASE_DIRECT_URL, default DATABASE_URL) reaches
+	// the primary without a transaction-pooling PgBouncer in between: what
+	// needs a session of its own (migrations and their advisory lock,
+	// LISTEN for live updates) connects here (SPEC §12).
+	DatabaseDirectURL string
+	Addr              string // ADDR
+	Env               string // APP_ENV: development or production
+	JWTSecret         string // AUTH_JWT_SECRET
 	// JWTSecretDefaulted is true when development fell back to DevJWTSecret.
 	JWTSecretDefaulted bool
 	CORSAllowedOrigins []string   // CORS_ALLOWED_ORIGINS, comma-separated
@@ -114,20 +119,21 @@ const DefaultDBRetryWithin = 5 * time.Second
 // FromEnv builds a Config from getenv and validates it.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		DatabaseURL:      or(getenv("DATABASE_URL"), DefaultDatabaseURL),
-		Addr:             or(getenv("ADDR"), DefaultAddr),
-		Env:              or(getenv("APP_ENV"), EnvDevelopment),
-		JWTSecret:        getenv("AUTH_JWT_SECRET"),
-		LogFormat:        or(getenv("LOG_FORMAT"), "text"),
-		TrustedDocuments: getenv("TRUSTED_DOCUMENTS"),
-		MediaStore:       or(getenv("MEDIA_STORE"), "file:./media"),
-		MediaMaxBytes:    20 << 20,
-		MediaPublicURL:   getenv("MEDIA_PUBLIC_URL"),
-		ComplexityLimit:  DefaultComplexityLimit,
-		DepthLimit:       15,
-		DBMaxConns:       8,
-		DBRetryWithin:    DefaultDBRetryWithin,
-		ShutdownTimeout:  15 * time.Second,
+		DatabaseURL:       or(getenv("DATABASE_URL"), DefaultDatabaseURL),
+		DatabaseDirectURL: getenv("DATABASE_DIRECT_URL"),
+		Addr:              or(getenv("ADDR"), DefaultAddr),
+		Env:               or(getenv("APP_ENV"), EnvDevelopment),
+		JWTSecret:         getenv("AUTH_JWT_SECRET"),
+		LogFormat:         or(getenv("LOG_FORMAT"), "text"),
+		TrustedDocuments:  getenv("TRUSTED_DOCUMENTS"),
+		MediaStore:        or(getenv("MEDIA_STORE"), "file:./media"),
+		MediaMaxBytes:     20 << 20,
+		MediaPublicURL:    getenv("MEDIA_PUBLIC_URL"),
+		ComplexityLimit:   DefaultComplexityLimit,
+		DepthLimit:        15,
+		DBMaxConns:        8,
+		DBRetryWithin:     DefaultDBRetryWithin,
+		ShutdownTimeout:   15 * time.Second,
 	}
 	var errs []error
 	add := func(err error) {
@@ -171,6 +177,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.ShutdownTimeout = d
 		}
 	}
+	c.DatabaseDirectURL = or(c.DatabaseDirectURL, c.DatabaseURL)
 	if c.JWTSecret == "" && dev {
 		c.JWTSecret, c.JWTSecretDefaulted = DevJWTSecret, true
 	}
@@ -186,6 +193,11 @@ func (c Config) Validate() error {
 	}
 	if err := validateDatabaseURL(c.DatabaseURL); err != nil {
 		errs = append(errs, fmt.Errorf("DATABASE_URL: %w", err))
+	}
+	if c.DatabaseDirectURL != "" && c.DatabaseDirectURL != c.DatabaseURL {
+		if err := validateDatabaseURL(c.DatabaseDirectURL); err != nil {
+			errs = append(errs, fmt.Errorf("DATABASE_DIRECT_URL: %w", err))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", c.Addr))

@@ -23,6 +23,7 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"DatabaseURL", c.DatabaseURL, "postgres://postgres@localhost:5432/sets?sslmode=disable"},
+		{"DatabaseDirectURL", c.DatabaseDirectURL, "postgres://postgres@localhost:5432/sets?sslmode=disable"},
 		{"Addr", c.Addr, "127.0.0.1:8080"},
 		{"Env", c.Env, config.EnvDevelopment},
 		{"JWTSecret", c.JWTSecret, config.DevJWTSecret},
@@ -165,5 +166,22 @@ func TestMediaURLs(t *testing.T) {
 		if _, err := config.FromEnv(env(bad)); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// DATABASE_DIRECT_URL follows DATABASE_URL unless set, and is checked like it.
+func TestDirectURL(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{"DATABASE_URL": "postgres://u@bouncer:6432/sets"}))
+	if err != nil || c.DatabaseDirectURL != "postgres://u@bouncer:6432/sets" {
+		t.Fatalf("DatabaseDirectURL = %q, %v; want DATABASE_URL's", c.DatabaseDirectURL, err)
+	}
+	c, err = config.FromEnv(env(map[string]string{"DATABASE_URL": "postgres://u@bouncer:6432/sets",
+		"DATABASE_DIRECT_URL": "postgres://u@primary:5432/sets"}))
+	if err != nil || c.DatabaseDirectURL != "postgres://u@primary:5432/sets" {
+		t.Fatalf("DatabaseDirectURL = %q, %v; want the variable's", c.DatabaseDirectURL, err)
+	}
+	_, err = config.FromEnv(env(map[string]string{"DATABASE_DIRECT_URL": "mysql://primary/sets"}))
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_DIRECT_URL") {
+		t.Fatalf("a mysql:// DATABASE_DIRECT_URL: err = %v, want one naming the variable", err)
 	}
 }
