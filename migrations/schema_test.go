@@ -115,6 +115,18 @@ func TestSchemaMatchesSpec(t *testing.T) {
 			{"created_at", ts, true, "now()"},
 			{"updated_at", ts, true, "now()"},
 		},
+		// SPEC §11: the change log and each user's last position in it.
+		"changes": {
+			{"user_id", "uuid", true, ""},
+			{"position", "bigint", true, ""},
+			{"kind", "text", true, ""},
+			{"entity_id", "uuid", true, ""},
+			{"at", ts, true, "now()"},
+		},
+		"change_heads": {
+			{"user_id", "uuid", true, ""},
+			{"position", "bigint", true, ""},
+		},
 		// The values the wishlist foreign key's migration cleared, kept.
 		"sets_dangling_wishlist_item_ids": {
 			{"set_id", "uuid", true, ""},
@@ -125,10 +137,11 @@ func TestSchemaMatchesSpec(t *testing.T) {
 	t.Run("tables", func(t *testing.T) {
 		// Exactly SPEC §1's three tables, the per-theme totals that serve
 		// `themes`, SPEC §10's wishlist and the values its foreign key's
-		// migration moved aside, and Bun's bookkeeping: a stray table is a
+		// migration moved aside, SPEC §11's change log and its heads, and
+		// Bun's bookkeeping: a stray table is a
 		// migration nobody asked for.
 		got := mustStrings(t, db, `SELECT tablename::text COLLATE "C" FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
-		want := []string{"bun_migration_locks", "bun_migrations", "media_deletions", "set_images", "sets",
+		want := []string{"bun_migration_locks", "bun_migrations", "change_heads", "changes", "media_deletions", "set_images", "sets",
 			"sets_dangling_wishlist_item_ids", "user_theme_totals", "users", "wishlist_items"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("tables (-want +got):\n%s", diff)
@@ -246,8 +259,14 @@ func testTriggers(t *testing.T, db bun.IDB) {
 		SELECT pg_get_triggerdef(oid) FROM pg_trigger
 		WHERE NOT tgisinternal ORDER BY tgname COLLATE "C"`)
 	want := []string{
+		"CREATE TRIGGER set_images_log_deletes AFTER DELETE ON public.set_images REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION set_images_log_changes()",
+		"CREATE TRIGGER set_images_log_inserts AFTER INSERT ON public.set_images REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION set_images_log_changes()",
+		"CREATE TRIGGER set_images_log_updates AFTER UPDATE ON public.set_images REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION set_images_log_changes()",
 		"CREATE TRIGGER set_images_queue_media_deletion AFTER DELETE ON public.set_images FOR EACH ROW WHEN ((old.media_key IS NOT NULL)) EXECUTE FUNCTION set_images_queue_media_deletion()",
 		"CREATE TRIGGER sets_canonical_set_number BEFORE INSERT OR UPDATE OF set_number, canonical_set_number ON public.sets FOR EACH ROW EXECUTE FUNCTION sets_canonical_set_number()",
+		"CREATE TRIGGER sets_log_deletes AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sets_log_changes()",
+		"CREATE TRIGGER sets_log_inserts AFTER INSERT ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sets_log_changes()",
+		"CREATE TRIGGER sets_log_updates AFTER UPDATE ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sets_log_changes()",
 		"CREATE TRIGGER sets_set_updated_at BEFORE UPDATE ON public.sets FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 		"CREATE TRIGGER sets_user_theme_totals_delete AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
 		"CREATE TRIGGER sets_user_theme_totals_insert AFTER INSERT ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
@@ -255,6 +274,9 @@ func testTriggers(t *testing.T, db bun.IDB) {
 		"CREATE TRIGGER sets_user_theme_totals_update AFTER UPDATE ON public.sets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
 		"CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 		"CREATE TRIGGER wishlist_items_canonical_set_number BEFORE INSERT OR UPDATE OF set_number, canonical_set_number ON public.wishlist_items FOR EACH ROW EXECUTE FUNCTION sets_canonical_set_number()",
+		"CREATE TRIGGER wishlist_items_log_deletes AFTER DELETE ON public.wishlist_items REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wishlist_items_log_changes()",
+		"CREATE TRIGGER wishlist_items_log_inserts AFTER INSERT ON public.wishlist_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wishlist_items_log_changes()",
+		"CREATE TRIGGER wishlist_items_log_updates AFTER UPDATE ON public.wishlist_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wishlist_items_log_changes()",
 		"CREATE TRIGGER wishlist_items_set_updated_at BEFORE UPDATE ON public.wishlist_items FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
