@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/live"
 	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
@@ -86,7 +87,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Retry: postgres.Retry{Within: cfg.DBRetryWithin}})
 	// Removes the files of deleted photos, as the database queues them.
 	go media.RunJanitor(ctx, st, photos, janitorInterval, log)
+	go pruneChanges(ctx, st, log)
+	// Live updates outlive ctx (SIGTERM) until Serve has drained requests
+	// and closed the sockets with 1001: subscribers keep getting changes
+	// meanwhile.
+	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLive()
+	hub := live.NewHub(st, log, live.Limits{PerUser: cfg.LiveMaxPerUser, PerInstance: cfg.LiveMaxSubscriptions,
+		Buffer: cfg.LiveQueue})
+	go hub.Run(liveCtx)
+	go live.Listen(liveCtx, cfg.DatabaseDirectURL, hub, log, nil)
 	h := server.New(server.Deps{
+		Live:             hub,
 		Config:           cfg,
 		Store:            st,
 		Migrator:         postgres.NewMigrator(db, ms, log),
@@ -102,6 +114,39 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "env", cfg.Env,
 		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection, "trusted_documents", trusted.Len())
 	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
+}
+
+// The change log keeps at least 30 days and at least the last 10,000
+// changes of each user (SPEC §11); older entries are pruned every
+// pruneInterval, in batches that hold their locks briefly.
+const (
+	changesKeepFor  = 30 * 24 * time.Hour
+	changesKeepLast = 10_000
+	pruneInterval   = 10 * time.Minute
+	pruneBatch      = 10_000
+)
+
+// pruneChanges deletes what the change log no longer has to keep, now and
+// then every pruneInterval, until ctx ends.
+func pruneChanges(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		n, err := st.PruneChanges(ctx, changesKeepFor, changesKeepLast, pruneBatch)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("prune the change log", "err", err)
+		case n > 0:
+			log.Info("pruned the change log", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // janitorInterval is how often the media janitor looks for queued

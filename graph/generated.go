@@ -33,8 +33,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	CollectionChange() CollectionChangeResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -42,6 +44,21 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	AcquireWishlistItemPayload struct {
+		Set          func(childComplexity int) int
+		WishlistItem func(childComplexity int) int
+	}
+
+	ChangeConnection struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		Nodes       func(childComplexity int) int
+	}
+
+	CollectionChange struct {
+		At           func(childComplexity int) int
+		Cursor       func(childComplexity int) int
+		EntityID     func(childComplexity int) int
+		Kind         func(childComplexity int) int
 		Set          func(childComplexity int) int
 		WishlistItem func(childComplexity int) int
 	}
@@ -104,6 +121,8 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Changes         func(childComplexity int, after string, first *int32) int
+		ChangesCursor   func(childComplexity int) int
 		CollectionStats func(childComplexity int, filter *model.SetFilter) int
 		Me              func(childComplexity int) int
 		Set             func(childComplexity int, id uuid.UUID) int
@@ -166,6 +185,10 @@ type ComplexityRoot struct {
 		Width        func(childComplexity int) int
 	}
 
+	Subscription struct {
+		CollectionChanged func(childComplexity int, after *string) int
+	}
+
 	TagSummary struct {
 		SetCount func(childComplexity int) int
 		Tag      func(childComplexity int) int
@@ -216,6 +239,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CollectionChangeResolver interface {
+	Set(ctx context.Context, obj *model.CollectionChange) (*model.Set, error)
+	WishlistItem(ctx context.Context, obj *model.CollectionChange) (*models.WishlistItem, error)
+}
 type MutationResolver interface {
 	CreateSet(ctx context.Context, input model.CreateSetInput) (*model.CreateSetPayload, error)
 	UpdateSet(ctx context.Context, id uuid.UUID, input model.UpdateSetInput) (*model.Set, error)
@@ -240,6 +267,11 @@ type QueryResolver interface {
 	CollectionStats(ctx context.Context, filter *model.SetFilter) (*store.Stats, error)
 	Wishlist(ctx context.Context, filter *model.WishlistFilter, orderBy []*model.WishlistOrder, first *int32, after *string, last *int32, before *string) (*model.WishlistItemConnection, error)
 	WishlistItem(ctx context.Context, id uuid.UUID) (*models.WishlistItem, error)
+	ChangesCursor(ctx context.Context) (string, error)
+	Changes(ctx context.Context, after string, first *int32) (*model.ChangeConnection, error)
+}
+type SubscriptionResolver interface {
+	CollectionChanged(ctx context.Context, after *string) (<-chan *model.CollectionChange, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -272,6 +304,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AcquireWishlistItemPayload.WishlistItem(childComplexity), true
+
+	case "ChangeConnection.endCursor":
+		if e.ComplexityRoot.ChangeConnection.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.EndCursor(childComplexity), true
+	case "ChangeConnection.hasNextPage":
+		if e.ComplexityRoot.ChangeConnection.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.HasNextPage(childComplexity), true
+	case "ChangeConnection.nodes":
+		if e.ComplexityRoot.ChangeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.Nodes(childComplexity), true
+
+	case "CollectionChange.at":
+		if e.ComplexityRoot.CollectionChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionChange.At(childComplexity), true
+	case "CollectionChange.cursor":
+		if e.ComplexityRoot.CollectionChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionChange.Cursor(childComplexity), true
+	case "CollectionChange.entityId":
+		if e.ComplexityRoot.CollectionChange.EntityID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionChange.EntityID(childComplexity), true
+	case "CollectionChange.kind":
+		if e.ComplexityRoot.CollectionChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionChange.Kind(childComplexity), true
+	case "CollectionChange.set":
+		if e.ComplexityRoot.CollectionChange.Set == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionChange.Set(childComplexity), true
+	case "CollectionChange.wishlistItem":
+		if e.ComplexityRoot.CollectionChange.WishlistItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CollectionChange.WishlistItem(childComplexity), true
 
 	case "CollectionStats.builtCount":
 		if e.ComplexityRoot.CollectionStats.BuiltCount == nil {
@@ -561,6 +649,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.changes":
+		if e.ComplexityRoot.Query.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Changes(childComplexity, args["after"].(string), args["first"].(*int32)), true
+	case "Query.changesCursor":
+		if e.ComplexityRoot.Query.ChangesCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ChangesCursor(childComplexity), true
 	case "Query.collectionStats":
 		if e.ComplexityRoot.Query.CollectionStats == nil {
 			break
@@ -880,6 +985,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetImage.Width(childComplexity), true
 
+	case "Subscription.collectionChanged":
+		if e.ComplexityRoot.Subscription.CollectionChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_collectionChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CollectionChanged(childComplexity, args["after"].(*string)), true
+
 	case "TagSummary.setCount":
 		if e.ComplexityRoot.TagSummary.SetCount == nil {
 			break
@@ -1111,6 +1228,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1862,6 +1996,73 @@ input UpdateSetImageInput {
   "An absolute http(s) URL of at most 2,048 characters; null clears it."
   thumbnailUrl: String
 }
+
+"""
+Live updates (SPEC §11) over graphql-transport-ws on /graphql, the token in
+connection_init's payload as {"Authorization": "Bearer …"}.
+"""
+type Subscription {
+  """
+  Every change of my collection, once each and in commit order: first those
+  after ` + "`" + `after` + "`" + ` (a cursor from changesCursor, changes or an earlier change),
+  then live ones as they commit, on whichever server instance. Without
+  ` + "`" + `after` + "`" + `, from now. A cursor the log no longer reaches (kept for at least 30
+  days and at least the last 10,000 changes) is CURSOR_EXPIRED: refetch, then
+  resume from a new changesCursor.
+  """
+  collectionChanged("Resume after this cursor." after: String): CollectionChange!
+}
+
+"One entry of my collection's change log."
+type CollectionChange {
+  "This change's place in the log: resume after it."
+  cursor: String!
+  "What changed."
+  kind: ChangeKind!
+  "The set or wishlist item (my own user id for RESYNC)."
+  entityId: UUID!
+  "When the change committed's transaction began (UTC)."
+  at: DateTime!
+  "The set as it is now, for SET_CHANGED (null when it has since been deleted)."
+  set: Set
+  "The wishlist item as it is now, for WISHLIST_ITEM_CHANGED (null when it has since been deleted)."
+  wishlistItem: WishlistItem
+}
+
+"What a change did."
+enum ChangeKind {
+  "A set, or its images, was created or changed."
+  SET_CHANGED
+  "A set was deleted."
+  SET_DELETED
+  "A wishlist item was created or changed."
+  WISHLIST_ITEM_CHANGED
+  "A wishlist item was deleted."
+  WISHLIST_ITEM_DELETED
+  "Too much changed at once to list (an import of more than 1,000 rows): refetch everything."
+  RESYNC
+}
+
+"A page of my collection's change log, oldest first."
+type ChangeConnection {
+  "The changes after ` + "`" + `after` + "`" + `, oldest first."
+  nodes: [CollectionChange!]!
+  "Where this page ends: the next page's ` + "`" + `after` + "`" + ` (the ` + "`" + `after` + "`" + ` given when the page is empty)."
+  endCursor: String!
+  "Whether more changes follow endCursor already."
+  hasNextPage: Boolean!
+}
+
+extend type Query {
+  """
+  Where my collection's change log stands now. Read in the same request as
+  data, it is never past that data: replaying from it may repeat changes the
+  data already shows (apply them idempotently), never miss one.
+  """
+  changesCursor: String!
+  "The change log after ` + "`" + `after` + "`" + `, for clients that poll instead of subscribing."
+  changes("A cursor from changesCursor, changes or a change." after: String!, "0–500; default 100." first: Int): ChangeConnection!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1878,6 +2079,36 @@ func (ec *executionContext) childFields_AcquireWishlistItemPayload(ctx context.C
 		return ec.fieldContext_AcquireWishlistItemPayload_wishlistItem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AcquireWishlistItemPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CollectionChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CollectionChange_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_CollectionChange_kind(ctx, field)
+	case "entityId":
+		return ec.fieldContext_CollectionChange_entityId(ctx, field)
+	case "at":
+		return ec.fieldContext_CollectionChange_at(ctx, field)
+	case "set":
+		return ec.fieldContext_CollectionChange_set(ctx, field)
+	case "wishlistItem":
+		return ec.fieldContext_CollectionChange_wishlistItem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CollectionChange", field.Name)
 }
 
 func (ec *executionContext) childFields_CollectionStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2564,6 +2795,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int32, error) {
+			return ec.unmarshalOInt2ᚖint32(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_collectionStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2714,6 +2967,20 @@ func (ec *executionContext) field_Query_wishlist_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_collectionChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2845,6 +3112,240 @@ func (ec *executionContext) fieldContext_AcquireWishlistItemPayload_wishlistItem
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WishlistItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CollectionChange) graphql.Marshaler {
+			return ec.marshalNCollectionChange2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCollectionChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CollectionChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeConnection_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChangeConnection_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConnection_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConnection_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeConnection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CollectionChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CollectionChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _CollectionChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.CollectionChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionChange", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _CollectionChange_entityId(ctx context.Context, field graphql.CollectedField, obj *model.CollectionChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionChange_entityId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EntityID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNUUID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionChange_entityId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionChange", field, false, false, "UUID")
+}
+
+func (ec *executionContext) _CollectionChange_at(ctx context.Context, field graphql.CollectedField, obj *model.CollectionChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CollectionChange", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CollectionChange_set(ctx context.Context, field graphql.CollectedField, obj *model.CollectionChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionChange_set(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CollectionChange().Set(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Set) graphql.Marshaler {
+			return ec.marshalOSet2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐSet(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionChange_set(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CollectionChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Set(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CollectionChange_wishlistItem(ctx context.Context, field graphql.CollectedField, obj *model.CollectionChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CollectionChange_wishlistItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CollectionChange().WishlistItem(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.WishlistItem) graphql.Marshaler {
+			return ec.marshalOWishlistItem2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋmodelsᚐWishlistItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CollectionChange_wishlistItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CollectionChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_WishlistItem(ctx, field)
 		},
@@ -4305,6 +4806,73 @@ func (ec *executionContext) fieldContext_Query_wishlistItem(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_changesCursor(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changesCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ChangesCursor(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changesCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_changes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Changes(ctx, fc.Args["after"].(string), fc.Args["first"].(*int32))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+			return ec.marshalNChangeConnection2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5353,6 +5921,50 @@ func (ec *executionContext) _SetImage_uploaded(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_SetImage_uploaded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SetImage", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _Subscription_collectionChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_collectionChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CollectionChanged(ctx, fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CollectionChange) graphql.Marshaler {
+			return ec.marshalNCollectionChange2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCollectionChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_collectionChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CollectionChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_collectionChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TagSummary_tag(ctx context.Context, field graphql.CollectedField, obj *store.TagSummary) (ret graphql.Marshaler) {
@@ -7978,6 +8590,109 @@ func (ec *executionContext) _AcquireWishlistItemPayload(ctx context.Context, sel
 	return out
 }
 
+var changeConnectionImplementors = []string{"ChangeConnection"}
+
+func (ec *executionContext) _ChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeConnection")
+		case "nodes":
+			out.Values[i] = ec._ChangeConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._ChangeConnection_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasNextPage":
+			out.Values[i] = ec._ChangeConnection_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var collectionChangeImplementors = []string{"CollectionChange"}
+
+func (ec *executionContext) _CollectionChange(ctx context.Context, sel ast.SelectionSet, obj *model.CollectionChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, collectionChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CollectionChange")
+		case "cursor":
+			out.Values[i] = ec._CollectionChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._CollectionChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entityId":
+			out.Values[i] = ec._CollectionChange_entityId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._CollectionChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "set":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CollectionChange_set(ctx, field, obj)
+				})
+		case "wishlistItem":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CollectionChange_wishlistItem(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var collectionStatsImplementors = []string{"CollectionStats"}
 
 func (ec *executionContext) _CollectionStats(ctx context.Context, sel ast.SelectionSet, obj *store.Stats) graphql.Marshaler {
@@ -8455,6 +9170,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_wishlistItem(ctx, field)
 				})
+		case "changesCursor":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_changesCursor(ctx, field)
+				})
+		case "changes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_changes(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -8798,6 +9525,26 @@ func (ec *executionContext) _SetImage(ctx context.Context, sel ast.SelectionSet,
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "collectionChanged":
+		return ec._Subscription_collectionChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var tagSummaryImplementors = []string{"TagSummary"}
@@ -9485,6 +10232,48 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNChangeConnection2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChangeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeConnection!")
+		return graphql.Null
+	}
+	return ec._ChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangeKind2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
+	var res model.ChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2githubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCollectionChange2ᚕᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCollectionChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CollectionChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCollectionChange2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCollectionChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCollectionChange2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋgraphᚋmodelᚐCollectionChange(ctx context.Context, sel ast.SelectionSet, v *model.CollectionChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CollectionChange!")
+		return graphql.Null
+	}
+	return ec._CollectionChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCollectionStats2ᚖgithubᚗcomᚋbrickgalleryᚋsetsᚋinternalᚋstoreᚐStats(ctx context.Context, sel ast.SelectionSet, v *store.Stats) graphql.Marshaler {

@@ -30,6 +30,8 @@ type Options struct {
 	TrustedDocuments *persisted.Documents
 	// Media, if set, lets uploadSetImage store photos.
 	Media *Media
+	// Live, if set, serves subscriptions over WebSockets.
+	Live *Live
 	// MaxMultipartBytes bounds a multipart body. The body limit in front
 	// of the handler is the one that answers; gqlgen's is set past it.
 	MaxMultipartBytes int64
@@ -42,12 +44,13 @@ type Options struct {
 const parserTokenLimit = 5_000
 
 // NewServer returns the GraphQL handler with exactly the transports and
-// extensions we chose: POST and GET, multipart uploads (no websockets),
+// extensions we chose: POST and GET, multipart uploads, subscriptions over
+// WebSockets when Options.Live is set,
 // persisted queries (APQ, or trusted documents only), a parsed-query
 // cache, complexity and depth limits, and introspection only
 // when asked for.
 func NewServer(o Options) *handler.Server {
-	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log, Media: o.Media}, Complexity: complexity()}
+	cfg := Config{Resolvers: &Resolver{Store: o.Store, Log: o.Log, Media: o.Media, Live: o.Live}, Complexity: complexity()}
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(getQueries{})
 	srv.AddTransport(postJSON{})
@@ -55,6 +58,10 @@ func NewServer(o Options) *handler.Server {
 	// answers 413 for both framings; gqlgen's own is set past it so that it
 	// never answers first. Files above MaxMemory wait in temporary files.
 	srv.AddTransport(multipartForm{transport.MultipartForm{MaxUploadSize: o.MaxMultipartBytes + 1, MaxMemory: 2 << 20}})
+	if o.Live != nil {
+		srv.AddTransport(websocketTransport(o.Live))
+		srv.AroundResponses(freshLoaders(o.Store))
+	}
 	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)

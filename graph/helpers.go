@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brickgallery/sets/graph/loader"
+	"github.com/brickgallery/sets/graph/model"
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/models"
 )
@@ -74,4 +75,41 @@ func sortImages(images []*models.SetImage) {
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
+}
+
+// setByID is one of my sets, or null when it does not exist or is not mine:
+// Query.set and CollectionChange.set.
+func (r *Resolver) setByID(ctx context.Context, id uuid.UUID) (*model.Set, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var set *models.Set
+	if requested(ctx, "images") {
+		var images []*models.SetImage
+		set, images, err = r.Store.SetWithImages(ctx, user, id)
+		if err == nil {
+			loader.PrimeImages(ctx, set.ID, images)
+		}
+	} else {
+		set, err = r.Store.Set(ctx, user, id)
+	}
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return nil, nil // SPEC: null when missing or not mine
+	}
+	return model.NewSet(set), err
+}
+
+// wishlistItemByID is one of my wishlist items, or null as for setByID:
+// Query.wishlistItem and CollectionChange.wishlistItem.
+func (r *Resolver) wishlistItemByID(ctx context.Context, id uuid.UUID) (*models.WishlistItem, error) {
+	user, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	item, err := r.Store.WishlistItem(ctx, user, id)
+	if models.ErrorCode(err) == models.CodeNotFound {
+		return nil, nil
+	}
+	return item, err
 }

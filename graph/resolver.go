@@ -16,6 +16,7 @@ type Resolver struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Media *Media
+	Live  *Live
 }
 
 // Media is what uploadSetImage needs; nil turns uploads off.

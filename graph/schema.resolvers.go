@@ -16,6 +16,16 @@ import (
 	"github.com/google/uuid"
 )
 
+// Set is the resolver for the set field.
+func (r *collectionChangeResolver) Set(ctx context.Context, obj *model.CollectionChange) (*model.Set, error) {
+	return r.changeSet(ctx, obj)
+}
+
+// WishlistItem is the resolver for the wishlistItem field.
+func (r *collectionChangeResolver) WishlistItem(ctx context.Context, obj *model.CollectionChange) (*models.WishlistItem, error) {
+	return r.changeWishlistItem(ctx, obj)
+}
+
 // CreateSet is the resolver for the createSet field.
 func (r *mutationResolver) CreateSet(ctx context.Context, input model.CreateSetInput) (*model.CreateSetPayload, error) {
 	user, err := userID(ctx)
@@ -240,24 +250,7 @@ func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
 
 // Set is the resolver for the set field.
 func (r *queryResolver) Set(ctx context.Context, id uuid.UUID) (*model.Set, error) {
-	user, err := userID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var set *models.Set
-	if requested(ctx, "images") {
-		var images []*models.SetImage
-		set, images, err = r.Store.SetWithImages(ctx, user, id)
-		if err == nil {
-			loader.PrimeImages(ctx, set.ID, images)
-		}
-	} else {
-		set, err = r.Store.Set(ctx, user, id)
-	}
-	if models.ErrorCode(err) == models.CodeNotFound {
-		return nil, nil // SPEC: null when missing or not mine
-	}
-	return model.NewSet(set), err
+	return r.setByID(ctx, id)
 }
 
 // Sets is the resolver for the sets field.
@@ -347,16 +340,26 @@ func (r *queryResolver) Wishlist(ctx context.Context, filter *model.WishlistFilt
 
 // WishlistItem is the resolver for the wishlistItem field.
 func (r *queryResolver) WishlistItem(ctx context.Context, id uuid.UUID) (*models.WishlistItem, error) {
-	user, err := userID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	item, err := r.Store.WishlistItem(ctx, user, id)
-	if models.ErrorCode(err) == models.CodeNotFound {
-		return nil, nil // as Query.set: null when missing or not mine
-	}
-	return item, err
+	return r.wishlistItemByID(ctx, id)
 }
+
+// ChangesCursor is the resolver for the changesCursor field.
+func (r *queryResolver) ChangesCursor(ctx context.Context) (string, error) {
+	return r.changesCursor(ctx)
+}
+
+// Changes is the resolver for the changes field.
+func (r *queryResolver) Changes(ctx context.Context, after string, first *int32) (*model.ChangeConnection, error) {
+	return r.changes(ctx, after, first)
+}
+
+// CollectionChanged is the resolver for the collectionChanged field.
+func (r *subscriptionResolver) CollectionChanged(ctx context.Context, after *string) (<-chan *model.CollectionChange, error) {
+	return r.collectionChanged(ctx, after)
+}
+
+// CollectionChange returns CollectionChangeResolver implementation.
+func (r *Resolver) CollectionChange() CollectionChangeResolver { return &collectionChangeResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -364,7 +367,12 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	collectionChangeResolver struct{ *Resolver }
+	mutationResolver         struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
+	subscriptionResolver     struct{ *Resolver }
 )

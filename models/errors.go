@@ -28,6 +28,12 @@ const (
 	// CodeTrustedDocumentRequired: the server runs only the documents of
 	// its trusted-documents manifest, and this is not one of them.
 	CodeTrustedDocumentRequired Code = "TRUSTED_DOCUMENT_REQUIRED"
+	// CodeCursorExpired: a change-log cursor the log no longer reaches
+	// (SPEC §11): refetch, then resume from a new cursor.
+	CodeCursorExpired Code = "CURSOR_EXPIRED"
+	// CodeTooManySubscriptions: a live-updates limit (per connection, per
+	// user or per server) is reached.
+	CodeTooManySubscriptions Code = "TOO_MANY_SUBSCRIPTIONS"
 )
 
 // UnavailableMessage is what the caller of a CodeUnavailable request is told.

@@ -120,3 +120,27 @@ type MediaDeletion struct {
 	NextAttemptAt time.Time `bun:"next_attempt_at,type:timestamp,notnull,nullzero,default:now()"`
 	LastError     *string   `bun:"last_error"`
 }
+
+// Change is one entry of a user's change log (SPEC §11), written by
+// triggers in the changing transaction; its positions count up from 1 per
+// user, in commit order.
+type Change struct {
+	bun.BaseModel `bun:"table:changes"`
+
+	UserID   uuid.UUID `bun:"user_id,pk,type:uuid"`
+	Position int64     `bun:"position,pk"`
+	// Kind is SET_CHANGED, SET_DELETED, WISHLIST_ITEM_CHANGED,
+	// WISHLIST_ITEM_DELETED or RESYNC.
+	Kind     string    `bun:"kind,notnull"`
+	EntityID uuid.UUID `bun:"entity_id,notnull,type:uuid"`
+	At       time.Time `bun:"at,type:timestamp,notnull,nullzero,default:now()"`
+}
+
+// ChangeHead is a user's last position in the change log; its row lock
+// orders the user's changes.
+type ChangeHead struct {
+	bun.BaseModel `bun:"table:change_heads"`
+
+	UserID   uuid.UUID `bun:"user_id,pk,type:uuid"`
+	Position int64     `bun:"position,notnull"`
+}

@@ -89,7 +89,7 @@ func mustExecTx(tb testing.TB, tx bun.Tx, query string) {
 func TestModelsMatchDatabase(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
-	tables := []any{(*models.User)(nil), (*models.Set)(nil), (*models.SetImage)(nil), (*models.UserThemeTotal)(nil), (*models.WishlistItem)(nil), (*models.DanglingWishlistLink)(nil), (*models.MediaDeletion)(nil)}
+	tables := []any{(*models.User)(nil), (*models.Set)(nil), (*models.SetImage)(nil), (*models.UserThemeTotal)(nil), (*models.WishlistItem)(nil), (*models.DanglingWishlistLink)(nil), (*models.MediaDeletion)(nil), (*models.Change)(nil), (*models.ChangeHead)(nil)}
 	var modelled []string
 	for _, model := range tables {
 		modelled = append(modelled, db.Table(reflect.TypeOf(model).Elem()).Name)

@@ -180,6 +180,11 @@ type SetOrder struct {
 	Direction OrderDirection `json:"direction"`
 }
 
+// Live updates (SPEC §11) over graphql-transport-ws on /graphql, the token in
+// connection_init's payload as {"Authorization": "Bearer …"}.
+type Subscription struct {
+}
+
 // A patch to an image.
 type UpdateSetImageInput struct {
 	// An absolute http(s) URL of at most 2,048 characters; may not be null.
@@ -302,6 +307,73 @@ type WishlistOrder struct {
 	Field WishlistOrderField `json:"field"`
 	// Which way.
 	Direction OrderDirection `json:"direction"`
+}
+
+// What a change did.
+type ChangeKind string
+
+const (
+	// A set, or its images, was created or changed.
+	ChangeKindSetChanged ChangeKind = "SET_CHANGED"
+	// A set was deleted.
+	ChangeKindSetDeleted ChangeKind = "SET_DELETED"
+	// A wishlist item was created or changed.
+	ChangeKindWishlistItemChanged ChangeKind = "WISHLIST_ITEM_CHANGED"
+	// A wishlist item was deleted.
+	ChangeKindWishlistItemDeleted ChangeKind = "WISHLIST_ITEM_DELETED"
+	// Too much changed at once to list (an import of more than 1,000 rows): refetch everything.
+	ChangeKindResync ChangeKind = "RESYNC"
+)
+
+var AllChangeKind = []ChangeKind{
+	ChangeKindSetChanged,
+	ChangeKindSetDeleted,
+	ChangeKindWishlistItemChanged,
+	ChangeKindWishlistItemDeleted,
+	ChangeKindResync,
+}
+
+func (e ChangeKind) IsValid() bool {
+	switch e {
+	case ChangeKindSetChanged, ChangeKindSetDeleted, ChangeKindWishlistItemChanged, ChangeKindWishlistItemDeleted, ChangeKindResync:
+		return true
+	}
+	return false
+}
+
+func (e ChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeKind", str)
+	}
+	return nil
+}
+
+func (e ChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // The kinds of file importSets reads (SPEC §9).

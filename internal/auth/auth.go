@@ -38,6 +38,8 @@ type verifiedToken struct {
 	user      uuid.UUID
 	notBefore time.Time // zero when the token has no nbf
 	expires   time.Time
+	// exp is the token's own expiry, without the leeway.
+	exp time.Time
 }
 
 // leeway is the clock skew allowed between the issuer and this server.
@@ -74,10 +76,18 @@ func newVerifier(secret string, now func() time.Time) *Verifier {
 // Verify returns the user id in the token's sub claim. Every failure wraps
 // ErrInvalidToken; the wrapped cause is for logs.
 func (v *Verifier) Verify(token string) (uuid.UUID, error) {
+	id, _, err := v.VerifyUntil(token)
+	return id, err
+}
+
+// VerifyUntil is Verify that also returns the token's expiry (its exp
+// claim), for connections that outlive a request: a subscription's socket
+// is closed then.
+func (v *Verifier) VerifyUntil(token string) (uuid.UUID, time.Time, error) {
 	if t, ok := v.verified.Get(token); ok {
 		now := v.now()
 		if now.Before(t.expires) && (t.notBefore.IsZero() || !now.Before(t.notBefore)) {
-			return t.user, nil
+			return t.user, t.exp, nil
 		}
 		// Out of its window: the full check below says why.
 		v.verified.Remove(token)
@@ -87,18 +97,18 @@ func (v *Verifier) Verify(token string) (uuid.UUID, error) {
 		return v.secret, nil
 	})
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return uuid.Nil, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	id, err := parseUUID(claims.Subject)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: sub %q is not a UUID", ErrInvalidToken, claims.Subject)
+		return uuid.Nil, time.Time{}, fmt.Errorf("%w: sub %q is not a UUID", ErrInvalidToken, claims.Subject)
 	}
-	t := verifiedToken{user: id, expires: claims.ExpiresAt.Add(leeway)}
+	t := verifiedToken{user: id, expires: claims.ExpiresAt.Add(leeway), exp: claims.ExpiresAt.Time}
 	if claims.NotBefore != nil {
 		t.notBefore = claims.NotBefore.Add(-leeway)
 	}
 	v.verified.Add(token, t)
-	return id, nil
+	return id, t.exp, nil
 }
 
 // parseUUID accepts only the canonical 36-character form: uuid.Parse would

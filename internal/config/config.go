@@ -89,6 +89,15 @@ type Config struct {
 	// MediaPublicURL/KEY.
 	PublicURL      string
 	MediaPublicURL string
+	// Live updates' limits (SPEC §11): subscriptions per socket
+	// (LIVE_MAX_PER_CONNECTION), per user on this instance
+	// (LIVE_MAX_PER_USER) and on this instance in all
+	// (LIVE_MAX_SUBSCRIPTIONS); LiveQueue (LIVE_QUEUE) changes may wait for
+	// one subscriber before it counts as too slow and is disconnected.
+	LiveMaxPerConnection, LiveMaxPerUser, LiveMaxSubscriptions, LiveQueue int
+	// LivePingInterval (LIVE_PING_INTERVAL, default 20s) is how often each
+	// socket is pinged; a client that does not answer within two is closed.
+	LivePingInterval time.Duration
 }
 
 // MediaURL is the absolute URL of the media file key.
@@ -161,6 +170,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	add(parseInt("MEDIA_MAX_BYTES", getenv("MEDIA_MAX_BYTES"), 1<<10, 1<<30, &c.MediaMaxBytes))
 	add(parseInt("MEDIA_DECODERS", getenv("MEDIA_DECODERS"), 1, 256, &c.MediaDecoders))
 	c.PublicURL = or(getenv("PUBLIC_URL"), "http://"+c.Addr)
+	add(parseInt("LIVE_MAX_PER_CONNECTION", getenv("LIVE_MAX_PER_CONNECTION"), 1, 1000, &c.LiveMaxPerConnection))
+	add(parseInt("LIVE_MAX_PER_USER", getenv("LIVE_MAX_PER_USER"), 1, 100_000, &c.LiveMaxPerUser))
+	add(parseInt("LIVE_MAX_SUBSCRIPTIONS", getenv("LIVE_MAX_SUBSCRIPTIONS"), 1, 10_000_000, &c.LiveMaxSubscriptions))
+	add(parseInt("LIVE_QUEUE", getenv("LIVE_QUEUE"), 1, 1_000_000, &c.LiveQueue))
+	if v := getenv("LIVE_PING_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 10*time.Minute {
+			add(fmt.Errorf("LIVE_PING_INTERVAL: %q is not a duration from 1s to 10m such as 20s", v))
+		} else {
+			c.LivePingInterval = d
+		}
+	}
 	if v := getenv("DB_RETRY_WITHIN"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > time.Minute {

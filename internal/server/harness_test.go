@@ -20,6 +20,7 @@ import (
 
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/live"
 	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
@@ -46,6 +47,10 @@ type harness struct {
 	// media is the store of uploaded photos: a directory of the test's,
 	// or with -tags s3 a bucket of its own on a real S3 server.
 	media media.Store
+	// hub serves subscriptions; its listener, on the database directly,
+	// sends on listening each time it has (re)connected.
+	hub       *live.Hub
+	listening chan struct{}
 }
 
 // testMediaStore gives each harness its photo store (harness_s3_test.go
@@ -99,10 +104,13 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 			t.Fatal(err)
 		}
 	}
+	st := store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads,
+		Retry: postgres.Retry{Within: cfg.DBRetryWithin}})
+	h.startLive(t, st, log)
 	h.handler = server.New(server.Deps{
-		Config: cfg,
-		Store: store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads,
-			Retry: postgres.Retry{Within: cfg.DBRetryWithin}}),
+		Config:           cfg,
+		Store:            st,
+		Live:             h.hub,
 		Migrator:         postgres.NewMigrator(h.db, ms, log),
 		Log:              log,
 		GraphiQL:         graphiqlStub,
@@ -117,6 +125,32 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 		}
 	})
 	return h
+}
+
+// startLive runs a live-updates hub and its listener until t ends (the
+// listener's connection closed before the database is dropped).
+func (h *harness) startLive(t *testing.T, st *store.Store, log *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.hub = live.NewHub(st, log, live.Limits{PerUser: h.cfg.LiveMaxPerUser, PerInstance: h.cfg.LiveMaxSubscriptions,
+		Buffer: h.cfg.LiveQueue})
+	h.listening = make(chan struct{}, 100)
+	done := make(chan struct{}, 2)
+	go func() { h.hub.Run(ctx); done <- struct{}{} }()
+	go func() {
+		live.Listen(ctx, h.url, h.hub, log, func() {
+			select {
+			case h.listening <- struct{}{}:
+			default:
+			}
+		})
+		done <- struct{}{}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+	})
 }
 
 // recorder is a pgx tracer that records every statement the application

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/brickgallery/sets/graph"
+	"github.com/brickgallery/sets/internal/live"
 	"github.com/brickgallery/sets/internal/reqid"
 	"github.com/brickgallery/sets/internal/store"
 )
@@ -86,6 +88,28 @@ func readMetrics(reads func() store.ReadStats) []prometheus.Collector {
 			Help: "Statements tried again after meeting an unreachable database (DB_RETRY_WITHIN).",
 		}, func() float64 { return float64(reads().Retries) }),
 	}
+}
+
+// addLive registers the live updates' series.
+func (m *metrics) addLive(hub *live.Hub, sockets *graph.Sockets) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sets_live_sockets",
+			Help: "Subscription sockets open now.",
+		}, func() float64 { return float64(sockets.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sets_live_subscriptions",
+			Help: "Subscriptions to collectionChanged now.",
+		}, func() float64 { return float64(hub.Stats().Subscriptions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sets_live_changes_delivered_total",
+			Help: "Changes handed to subscriptions by the hub (replays not included).",
+		}, func() float64 { return float64(hub.Stats().Delivered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sets_live_slow_subscribers_total",
+			Help: "Subscriptions disconnected for not keeping up with their changes.",
+		}, func() float64 { return float64(hub.Stats().Slow) }),
+	)
 }
 
 func (m *metrics) handler() http.Handler {

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/cors"
@@ -20,6 +21,7 @@ import (
 	"github.com/brickgallery/sets/graph/loader"
 	"github.com/brickgallery/sets/internal/auth"
 	"github.com/brickgallery/sets/internal/config"
+	"github.com/brickgallery/sets/internal/live"
 	"github.com/brickgallery/sets/internal/media"
 	"github.com/brickgallery/sets/internal/persisted"
 	"github.com/brickgallery/sets/internal/postgres"
@@ -41,10 +43,28 @@ type Deps struct {
 	// Media stores uploaded photos and serves them at /media/; nil turns
 	// uploads off.
 	Media media.Store
+	// Live fans the change log out to subscriptions; nil turns them off.
+	Live *live.Hub
+}
+
+// Handler is the whole HTTP handler, and the subscription sockets it
+// holds, which an http.Server's Shutdown does not see (hijacked).
+type Handler struct {
+	http.Handler
+	sockets *graph.Sockets
+}
+
+// CloseSockets closes every subscription socket with 1001 and waits, until
+// ctx ends, for them to be gone. Serve calls it once requests have drained.
+func (h *Handler) CloseSockets(ctx context.Context) error {
+	if h.sockets == nil {
+		return nil
+	}
+	return h.sockets.Shutdown(ctx)
 }
 
 // New returns the whole HTTP handler.
-func New(d Deps) http.Handler {
+func New(d Deps) *Handler {
 	m := newMetrics(d.Store.DB().DB, d.Store.ReadStats)
 	// A multipart body holds the largest file it may carry (an import or
 	// a photo) and 1 MiB for the rest of the form.
@@ -54,7 +74,17 @@ func New(d Deps) http.Handler {
 		uploads = &graph.Media{Processor: media.NewProcessor(d.Config.MediaDecoders), Store: d.Media,
 			URL: d.Config.MediaURL, MaxBytes: int64(d.Config.MediaMaxBytes)}
 	}
+	verifier := auth.NewVerifier(d.Config.JWTSecret)
+	authn := newAuthenticator(verifier, d.Store, d.Log)
+	var subs *graph.Live
+	if d.Live != nil {
+		subs = &graph.Live{Hub: d.Live, MaxPerConnection: d.Config.LiveMaxPerConnection,
+			Authenticate: authn.socket, Sockets: graph.NewSockets(d.Config.CORSAllowedOrigins),
+			PingInterval: d.Config.LivePingInterval}
+		m.addLive(d.Live, subs.Sockets)
+	}
 	gql := graph.NewServer(graph.Options{
+		Live:              subs,
 		Media:             uploads,
 		MaxMultipartBytes: maxMultipart,
 		Store:             d.Store,
@@ -65,9 +95,8 @@ func New(d Deps) http.Handler {
 		TrustedDocuments:  d.TrustedDocuments,
 		OnOperation:       m.onOperation,
 	})
-	verifier := auth.NewVerifier(d.Config.JWTSecret)
 	var api http.Handler = loader.Middleware(d.Store, gql)
-	api = authenticate(verifier, d.Store, d.Log, api)
+	api = authenticate(authn, api)
 	api = limitBody(MaxBodyBytes, maxMultipart, api)
 	api = jsonBodies(api)
 	// CORS wraps every refusal above, so a browser sees the real status.
@@ -83,7 +112,13 @@ func New(d Deps) http.Handler {
 	api = crossOrigin.Handler(api)
 	api = methods(api, http.MethodGet, http.MethodPost, http.MethodOptions)
 	// The same token as /graphql; a preflight is answered by CORS.
-	export := crossOrigin.Handler(authenticate(verifier, d.Store, d.Log, exportSets(d.Store, d.Log)))
+	export := crossOrigin.Handler(authenticate(authn, exportSets(d.Store, d.Log)))
+	if subs != nil {
+		// A socket authenticates in its connection_init (browsers cannot
+		// set headers on one), and is no CORS request: its Origin is
+		// checked when it is accepted.
+		api = upgrades(subs.Sockets.Middleware(gql), api)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", api)
@@ -99,7 +134,22 @@ func New(d Deps) http.Handler {
 	if d.Config.GraphiQL && d.GraphiQL != nil {
 		mux.Handle("/", d.GraphiQL)
 	}
-	return reqid.Middleware(accessLog(d.Log, recoverPanics(d.Log, mux)))
+	h := &Handler{Handler: reqid.Middleware(accessLog(d.Log, recoverPanics(d.Log, mux)))}
+	if subs != nil {
+		h.sockets = subs.Sockets
+	}
+	return h
+}
+
+// upgrades sends WebSocket upgrade requests to sockets, the rest to next.
+func upgrades(sockets, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			sockets.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // methods answers 405 to any other method, with an Allow header.
@@ -201,6 +251,13 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Dura
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("drain requests: %w", err)
+	}
+	// Hijacked, the subscription sockets are not the server's: closed
+	// now, with 1001, their clients reconnect elsewhere and resume.
+	if s, ok := h.(interface{ CloseSockets(context.Context) error }); ok {
+		if err := s.CloseSockets(sctx); err != nil {
+			return err
+		}
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
