@@ -113,8 +113,73 @@ func TestGraphiQLInBrowser(t *testing.T) {
 	if err != nil {
 		t.Errorf("open GraphiQL's settings dialog: %v", err)
 	}
+	runSubscription(t, tab, base, headers, token, console)
 	if got := violations(); len(got) > 0 {
 		t.Errorf("the page's Content-Security-Policy blocked:\n  %s", strings.Join(got, "\n  "))
+	}
+}
+
+// browserSubscription is what the browser subscribes to.
+const browserSubscription = `subscription Live { collectionChanged { kind set { title } } }`
+
+// runSubscription opens GraphiQL with a subscription and the token in the
+// headers editor, runs it, creates a set through the API, and waits for the
+// change to show in the result pane: GraphiQL runs subscriptions over
+// graphql-transport-ws, with the Headers tab as connection_init's payload.
+func runSubscription(t *testing.T, tab context.Context, base, headers, token string, console func() string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	pageURL := base + "/?" + url.Values{"query": {browserSubscription}, "headers": {headers}}.Encode()
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("open GraphiQL with a subscription: %v", err)
+	}
+	if state, err := waitFor(ctx, editorsJS, isReady); err != nil {
+		t.Fatalf("GraphiQL's editors never held the subscription and the token: %v\neditors: %s", err, state)
+	}
+	// As above: the schema first, so its loading cannot overwrite the
+	// result. The explorer is still open from the first page (GraphiQL
+	// keeps that in localStorage); if not, open it.
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := waitFor(sctx, schemaJS, isSet)
+	scancel()
+	if err != nil {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[aria-label="Show Documentation Explorer"]`))); err != nil {
+			t.Fatalf("open the documentation explorer: %v", err)
+		}
+		if _, err := waitFor(ctx, schemaJS, isSet); err != nil {
+			t.Fatalf("GraphiQL never loaded the schema for the subscription: %v", err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(".graphiql-execute-button"))); err != nil {
+		t.Fatalf("click GraphiQL's execute button: %v", err)
+	}
+	// The socket opens asynchronously: create sets until one shows.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; ; i++ {
+			body := fmt.Sprintf(`{"query":"mutation { createSet(input: {title: \"Live %d\"}) { set { id } } }"}`, i)
+			req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	pane, err := waitFor(ctx, resultPaneJS, func(p string) bool {
+		return strings.Contains(p, "SET_CHANGED") && strings.Contains(p, `"title": "Live `)
+	})
+	if err != nil {
+		saveScreenshot(t, tab)
+		t.Fatalf("the subscription's changes never showed in the result pane: %v\nresult pane:\n%s\nbrowser console:\n%s",
+			err, pane, console())
 	}
 }
 
@@ -308,7 +373,7 @@ const editorsJS = `(() => {
   const headers = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')]
     .map(value).find((v) => v && v.includes('Authorization'));
   const response = value(document.querySelector('.graphiql-response .CodeMirror'));
-  if (query && query.includes('sets(') && headers && headers.includes('Bearer ') && response !== null) {
+  if (query && (query.includes('sets(') || query.includes('collectionChanged')) && headers && headers.includes('Bearer ') && response !== null) {
     return 'ready';
   }
   return JSON.stringify({ query, headers, response });

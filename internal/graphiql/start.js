@@ -8,6 +8,9 @@
   // The server injects the endpoint's path; GraphiQL's fetcher wants an
   // absolute URL, so resolve it against wherever this page was loaded from.
   var endpoint = new URL(root.dataset.endpoint, window.location.href).toString();
+  // Subscriptions go over graphql-transport-ws on the same path; GraphiQL
+  // sends the Headers tab (the token) as connection_init's payload.
+  var socket = endpoint.replace(/^http/, 'ws');
 
   var defaultQuery = [
     '# Your LEGO collection, ten sets at a time.',
@@ -41,7 +44,7 @@
   );
 
   var props = {
-    fetcher: GraphiQL.createFetcher({ url: endpoint }),
+    fetcher: GraphiQL.createFetcher({ url: endpoint, subscriptionUrl: socket }),
     defaultQuery: defaultQuery,
     defaultHeaders: defaultHeaders,
     isHeadersEditorEnabled: true,
