@@ -406,3 +406,52 @@ func TestLiveSlowSubscriberIsDisconnected(t *testing.T) {
 		t.Errorf("hub stats %+v, want one slow subscriber", st)
 	}
 }
+
+// SIGTERM: requests in flight finish, then every subscription socket is
+// closed with 1001 (going away), and Serve returns.
+func TestShutdownClosesSocketsWith1001AfterDraining(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	waitListening(t, h)
+	_, tok := h.newUser(t)
+	h.warm(t, tok)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := h.serve(t, ctx, 10*time.Second)
+	c := dialWS(t, "http://"+addr, "Bearer "+tok)
+	c.ack()
+	c.subscribe("1", subscriptionQuery, nil)
+	waitSubscriptions(t, h, 1)
+
+	started := h.slowSets(t, 500*time.Millisecond)
+	inFlight := postAsync(addr, tok)
+	<-started
+	cancel()
+	var finished time.Time
+	select {
+	case r := <-inFlight:
+		finished = time.Now()
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("the request in flight at shutdown: %d %v, want it answered", r.status, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight never finished")
+	}
+	if code := c.closeStatus(10 * time.Second); code != 1001 {
+		t.Fatalf("socket closed with %d at shutdown, want 1001", code)
+	}
+	c.mu.Lock()
+	closedAt := c.closedAt
+	c.mu.Unlock()
+	if closedAt.Before(finished) {
+		t.Errorf("the socket closed %s before the request in flight had finished", finished.Sub(closedAt))
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}

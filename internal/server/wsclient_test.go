@@ -26,6 +26,7 @@ type wsClient struct {
 	// server closed with a code).
 	mu       sync.Mutex
 	closeErr error
+	closedAt time.Time
 	done     chan struct{}
 	// holding makes the read loop stop reading (a client too slow to
 	// read) until the test ends.
@@ -58,7 +59,7 @@ func dialWS(t *testing.T, srvURL, auth string) *wsClient {
 		t.Fatalf("upgrade: HTTP %d, subprotocol %q", resp.StatusCode, conn.Subprotocol())
 	}
 	conn.SetReadLimit(16 << 20)
-	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMessage, 100_000), done: make(chan struct{}), held: make(chan struct{})}
+	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMessage, 10_000), done: make(chan struct{}), held: make(chan struct{})}
 	go c.readLoop()
 	t.Cleanup(func() { close(c.held); conn.CloseNow() })
 	payload := map[string]any{}
@@ -78,7 +79,7 @@ func (c *wsClient) readLoop() {
 		_, b, err := c.conn.Read(context.Background())
 		if err != nil {
 			c.mu.Lock()
-			c.closeErr = err
+			c.closeErr, c.closedAt = err, time.Now()
 			c.mu.Unlock()
 			close(c.msgs)
 			return
