@@ -38,16 +38,9 @@ type Config struct {
 	// needs a session of its own (migrations and their advisory lock,
 	// LISTEN for live updates) connects here (SPEC §12).
 	DatabaseDirectURL string
-	// DatabaseReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are
-	// streaming replicas of the primary for reads, each possibly behind a
-	// transaction-pooling PgBouncer (SPEC §12); none by default.
-	DatabaseReplicaURLs []string
-	// ReplicaMaxLag (REPLICA_MAX_LAG, default 2s) is the replay lag past
-	// which a replica gets no reads.
-	ReplicaMaxLag time.Duration
-	Addr          string // ADDR
-	Env           string // APP_ENV: development or production
-	JWTSecret     string // AUTH_JWT_SECRET
+	Addr              string // ADDR
+	Env               string // APP_ENV: development or production
+	JWTSecret         string // AUTH_JWT_SECRET
 	// JWTSecretDefaulted is true when development fell back to DevJWTSecret.
 	JWTSecretDefaulted bool
 	CORSAllowedOrigins []string   // CORS_ALLOWED_ORIGINS, comma-separated
@@ -96,6 +89,14 @@ type Config struct {
 	// MediaPublicURL/KEY.
 	PublicURL      string
 	MediaPublicURL string
+
+	// DatabaseReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are
+	// streaming replicas of the primary for reads, each possibly behind a
+	// transaction-pooling PgBouncer (SPEC §12); none by default.
+	DatabaseReplicaURLs []string
+	// ReplicaMaxLag (REPLICA_MAX_LAG, default 2s) is the replay lag past
+	// which a replica gets no reads.
+	ReplicaMaxLag time.Duration
 }
 
 // MediaURL is the absolute URL of the media file key.
