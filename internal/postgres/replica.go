@@ -101,10 +101,14 @@ type walSample struct {
 }
 
 // OpenReplicas opens a pool (configured like the primary's, by pool) for
-// each of urls and starts probing them against primary. It does not wait
+// each of urls and starts probing them against primary; with no urls it
+// returns nil, which picks no replica. It does not wait
 // for the first probes: until a replica has answered one, reads go to the
 // primary. Close stops the probers and closes the pools.
 func OpenReplicas(primary *sql.DB, urls []string, pool PoolConfig, opts ReplicaOptions) (*Replicas, error) {
+	if len(urls) == 0 {
+		return nil, nil // a nil *Replicas picks none
+	}
 	if opts.MaxLag <= 0 {
 		opts.MaxLag = DefaultReplicaMaxLag
 	}
@@ -154,7 +158,12 @@ func (rs *Replicas) closePools() error {
 }
 
 // MaxLag is the lag above which a replica gets no reads.
-func (rs *Replicas) MaxLag() time.Duration { return rs.opts.MaxLag }
+func (rs *Replicas) MaxLag() time.Duration {
+	if rs == nil {
+		return DefaultReplicaMaxLag
+	}
+	return rs.opts.MaxLag
+}
 
 // Pick returns a usable replica, taking turns among them; nil when there
 // is none (or rs is nil): the read goes to the primary.

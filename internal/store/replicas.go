@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 
 	"github.com/brickgallery/sets/internal/postgres"
@@ -61,7 +64,7 @@ type RouteStats struct {
 	// Replicas are the replicas' statuses, in configuration order.
 	Replicas []postgres.ReplicaStatus
 	// MaxLag is REPLICA_MAX_LAG.
-	MaxLag float64
+	MaxLag time.Duration
 }
 
 // routeCounters back RouteStats.
@@ -76,10 +79,7 @@ func (s *Store) RouteStats() RouteStats {
 	st := RouteStats{
 		Replica: c.replica.Load(), PrimaryNoReplica: c.noReplica.Load(), PrimaryStale: c.stale.Load(),
 		PrimaryReplicaError: c.replicaError.Load(), PrimaryHeadError: c.headError.Load(),
-		Replicas: s.opts.Replicas.Status(),
-	}
-	if s.opts.Replicas != nil {
-		st.MaxLag = s.opts.Replicas.MaxLag().Seconds()
+		Replicas: s.opts.Replicas.Status(), MaxLag: s.opts.Replicas.MaxLag(),
 	}
 	return st
 }
@@ -159,7 +159,10 @@ func (s *Store) settle(ctx context.Context, r *postgres.Replica, err error, got 
 		if ctx.Err() != nil {
 			return err
 		}
-		if postgres.Unavailable(err) {
+		var pgErr *pgconn.PgError
+		if postgres.Unavailable(err) || !errors.As(err, &pgErr) {
+			// The connection broke, not the statement: take the replica
+			// out of rotation until its prober finds it answering.
 			r.Failed(err)
 		}
 		s.routes.replicaError.Add(1)
