@@ -42,7 +42,7 @@ func newReplicaHarness(t *testing.T, env map[string]string, primaryURL, replicaU
 	}
 	h.handler = server.New(server.Deps{
 		Config: cfg,
-		Store: store.New(h.db, store.Options{MaxActiveReads: cfg.DBMaxActiveReads,
+		Store: store.New(h.db, store.Options{MaxActiveReads: cfg.DBMaxActiveReads, NoPrepare: !cfg.DBPrepare,
 			Retry: postgres.Retry{Within: cfg.DBRetryWithin}, Replicas: replicas}),
 		Migrator: postgres.NewMigrator(h.db, ms, log),
 		Log:      log,
@@ -96,7 +96,9 @@ func TestReplicasBehindTheAPI(t *testing.T) {
 		return map[string]string{"APP_ENV": config.EnvDevelopment, "REPLICA_MAX_LAG": "1h"}
 	}
 	a := newReplicaHarness(t, env(), primaryURL, standby.URL("sets"))
-	b := newReplicaHarness(t, env(), primaryURL, standby.URL("sets"))
+	envB := env()
+	envB["DB_PREPARED_STATEMENTS"] = "false" // as behind PgBouncer 1.18
+	b := newReplicaHarness(t, envB, primaryURL, standby.URL("sets"))
 	up := `sets_db_replica_up{replica="postgres@127.0.0.1:` + strconv.Itoa(standby.Port) + `/sets"}`
 	for _, h := range []*harness{a, b} {
 		deadline := time.Now().Add(10 * time.Second)

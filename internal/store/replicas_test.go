@@ -36,7 +36,8 @@ func startReplicaPair(t *testing.T, delay time.Duration) *replicaPair {
 
 // instance is one API instance's store: a primary pool and replicas of
 // its own, as a separate process would have.
-func (p *replicaPair) instance(t *testing.T, maxLag time.Duration) (*store.Store, *postgres.Replicas) {
+// noPrepare sends every statement unnamed, as behind PgBouncer 1.18.
+func (p *replicaPair) instance(t *testing.T, maxLag time.Duration, noPrepare bool) (*store.Store, *postgres.Replicas) {
 	t.Helper()
 	db := testdb.Open(t, p.primaryURL)
 	rs, err := postgres.OpenReplicas(db.DB, []string{p.standbyURL}, postgres.PoolConfig{MaxConns: 4},
@@ -45,7 +46,7 @@ func (p *replicaPair) instance(t *testing.T, maxLag time.Duration) (*store.Store
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rs.Close() })
-	s := store.New(db, store.Options{Replicas: rs, Retry: postgres.Retry{Within: 5 * time.Second}})
+	s := store.New(db, store.Options{Replicas: rs, Retry: postgres.Retry{Within: 5 * time.Second}, NoPrepare: noPrepare})
 	return s, rs
 }
 
@@ -94,7 +95,7 @@ func (p *replicaPair) replicaHas(t *testing.T, id uuid.UUID, title string) bool 
 func TestReplicaTakesReadsAndStopsGracefully(t *testing.T) {
 	t.Parallel()
 	p := startReplicaPair(t, 0)
-	s, rs := p.instance(t, 2*time.Second)
+	s, rs := p.instance(t, 2*time.Second, false)
 	ctx := context.Background()
 	user := insertUser(t, p.primaryDB)
 	set := mustCreateSet(t, s, user, "Fresh")
@@ -195,8 +196,9 @@ func TestReadYourWritesAcrossInstances(t *testing.T) {
 	t.Parallel()
 	p := startReplicaPair(t, 2*time.Second)
 	// A lag limit the delay stays under: only the user's position decides.
-	a, ra := p.instance(t, time.Hour)
-	b, rb := p.instance(t, time.Hour)
+	// B sends no prepared statements (DB_PREPARED_STATEMENTS=false).
+	a, ra := p.instance(t, time.Hour, false)
+	b, rb := p.instance(t, time.Hour, true)
 	ctx := context.Background()
 	writer, bystander := insertUser(t, p.primaryDB), insertUser(t, p.primaryDB)
 	quiet := mustCreateSet(t, a, bystander, "Quiet")
@@ -239,7 +241,7 @@ func TestReadYourWritesAcrossInstances(t *testing.T) {
 	}
 
 	t.Run("MaxLagExceeded", func(t *testing.T) {
-		c, rc := p.instance(t, 300*time.Millisecond)
+		c, rc := p.instance(t, 300*time.Millisecond, false)
 		// Writes keep the replica 2 s behind the primary.
 		done := make(chan struct{})
 		var wg sync.WaitGroup
