@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,4 +276,30 @@ func TestReadYourWritesAcrossInstances(t *testing.T) {
 				before.Replica, after.Replica, before.PrimaryNoReplica, after.PrimaryNoReplica)
 		}
 	})
+}
+
+// TestAPrimaryListedAsReplicaGetsNoReads: a "replica" that is not in
+// recovery does not follow the primary (a promoted standby, a wrong URL),
+// so it is reported down and every read goes to the primary.
+func TestAPrimaryListedAsReplicaGetsNoReads(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	db := testdb.Open(t, url)
+	rs, err := postgres.OpenReplicas(db.DB, []string{url}, postgres.PoolConfig{MaxConns: 2}, postgres.ReplicaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	s := store.New(db, store.Options{Replicas: rs})
+	waitFor(t, 5*time.Second, "the probe's verdict", func() bool {
+		return rs.Status()[0].Err != nil &&
+			strings.Contains(rs.Status()[0].Err.Error(), "not a standby")
+	})
+	user := insertUser(t, db)
+	if _, err := s.Themes(context.Background(), user); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.RouteStats(); st.Replica != 0 || st.PrimaryNoReplica != 1 {
+		t.Errorf("route stats %+v, want the one read on the primary for want of a replica", st)
+	}
 }
