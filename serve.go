@@ -83,8 +83,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// they only took room under GOMEMLIMIT (and 6-7 MB of RSS).
 		ide = graphiqlHandler()
 	}
+	// Replicas that do not answer yet are no reason not to start: reads
+	// go to the primary until their probers find them.
+	replicas, err := postgres.OpenReplicas(db.DB, cfg.DatabaseReplicaURLs,
+		postgres.PoolConfig{MaxConns: cfg.DBMaxConns}, postgres.ReplicaOptions{MaxLag: cfg.ReplicaMaxLag, Log: log})
+	if err != nil {
+		return fmt.Errorf("DATABASE_REPLICA_URLS: %w", err)
+	}
+	defer replicas.Close()
 	st := store.New(db, store.Options{NoPrepare: !cfg.DBPrepare, MaxActiveReads: cfg.DBMaxActiveReads,
-		Retry: postgres.Retry{Within: cfg.DBRetryWithin}})
+		Retry: postgres.Retry{Within: cfg.DBRetryWithin}, Replicas: replicas})
 	// Removes the files of deleted photos, as the database queues them.
 	go media.RunJanitor(ctx, st, photos, janitorInterval, log)
 	go pruneChanges(ctx, st, log)
@@ -112,7 +120,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "env", cfg.Env,
-		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection, "trusted_documents", trusted.Len())
+		"graphiql", cfg.GraphiQL, "introspection", cfg.Introspection, "trusted_documents", trusted.Len(),
+		"replicas", len(cfg.DatabaseReplicaURLs))
 	return server.Serve(ctx, ln, h, cfg.ShutdownTimeout, log)
 }
 

@@ -98,6 +98,14 @@ type Config struct {
 	// LivePingInterval (LIVE_PING_INTERVAL, default 20s) is how often each
 	// socket is pinged; a client that does not answer within two is closed.
 	LivePingInterval time.Duration
+
+	// DatabaseReplicaURLs (DATABASE_REPLICA_URLS, comma-separated) are
+	// streaming replicas of the primary for reads, each possibly behind a
+	// transaction-pooling PgBouncer (SPEC §12); none by default.
+	DatabaseReplicaURLs []string
+	// ReplicaMaxLag (REPLICA_MAX_LAG, default 2s) is the replay lag past
+	// which a replica gets no reads.
+	ReplicaMaxLag time.Duration
 }
 
 // MediaURL is the absolute URL of the media file key.
@@ -125,6 +133,9 @@ const DefaultMaxActiveReads = 4
 // the user of an interactive app gives up after a few more.
 const DefaultDBRetryWithin = 5 * time.Second
 
+// DefaultReplicaMaxLag is REPLICA_MAX_LAG's default (SPEC §12).
+const DefaultReplicaMaxLag = 2 * time.Second
+
 // FromEnv builds a Config from getenv and validates it.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
@@ -142,6 +153,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DepthLimit:        15,
 		DBMaxConns:        8,
 		DBRetryWithin:     DefaultDBRetryWithin,
+		ReplicaMaxLag:     DefaultReplicaMaxLag,
 		ShutdownTimeout:   15 * time.Second,
 	}
 	var errs []error
@@ -190,6 +202,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.DBRetryWithin = d
 		}
 	}
+	for _, u := range strings.Split(getenv("DATABASE_REPLICA_URLS"), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.DatabaseReplicaURLs = append(c.DatabaseReplicaURLs, u)
+		}
+	}
+	if v := getenv("REPLICA_MAX_LAG"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Hour {
+			add(fmt.Errorf("REPLICA_MAX_LAG: %q is not a duration from 1ms to 1h such as 2s", v))
+		} else {
+			c.ReplicaMaxLag = d
+		}
+	}
 	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -219,6 +244,14 @@ func (c Config) Validate() error {
 		if err := validateDatabaseURL(c.DatabaseDirectURL); err != nil {
 			errs = append(errs, fmt.Errorf("DATABASE_DIRECT_URL: %w", err))
 		}
+	}
+	for i, u := range c.DatabaseReplicaURLs {
+		if err := validateDatabaseURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("DATABASE_REPLICA_URLS: replica %d of %d: %w", i+1, len(c.DatabaseReplicaURLs), err))
+		}
+	}
+	if c.ReplicaMaxLag <= 0 {
+		errs = append(errs, errors.New("REPLICA_MAX_LAG: must be positive"))
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %q is not host:port", c.Addr))

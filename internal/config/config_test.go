@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,10 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "soon", nil},
 		{"DB_RETRY_WITHIN", "-1s", nil},
 		{"DB_RETRY_WITHIN", "1h", nil},
+		{"DATABASE_REPLICA_URLS", "postgres://r1:5432/sets,mysql://r2/sets", nil},
+		{"DATABASE_REPLICA_URLS", "postgres://r1:5432", nil},
+		{"REPLICA_MAX_LAG", "0s", nil},
+		{"REPLICA_MAX_LAG", "fresh", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
@@ -183,5 +188,21 @@ func TestDirectURL(t *testing.T) {
 	_, err = config.FromEnv(env(map[string]string{"DATABASE_DIRECT_URL": "mysql://primary/sets"}))
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_DIRECT_URL") {
 		t.Fatalf("a mysql:// DATABASE_DIRECT_URL: err = %v, want one naming the variable", err)
+	}
+}
+
+// DATABASE_REPLICA_URLS is a comma-separated list (none by default), and
+// REPLICA_MAX_LAG defaults to 2s.
+func TestReplicas(t *testing.T) {
+	c, err := config.FromEnv(env(nil))
+	if err != nil || len(c.DatabaseReplicaURLs) != 0 || c.ReplicaMaxLag != 2*time.Second {
+		t.Fatalf("defaults: replicas %q, max lag %v, %v; want none and 2s", c.DatabaseReplicaURLs, c.ReplicaMaxLag, err)
+	}
+	c, err = config.FromEnv(env(map[string]string{
+		"DATABASE_REPLICA_URLS": " postgres://u@r1:6432/sets, ,postgres://u@r2:6432/sets",
+		"REPLICA_MAX_LAG":       "500ms"}))
+	want := []string{"postgres://u@r1:6432/sets", "postgres://u@r2:6432/sets"}
+	if err != nil || !slices.Equal(c.DatabaseReplicaURLs, want) || c.ReplicaMaxLag != 500*time.Millisecond {
+		t.Errorf("replicas %q, max lag %v, %v; want %q and 500ms", c.DatabaseReplicaURLs, c.ReplicaMaxLag, err, want)
 	}
 }

@@ -66,6 +66,7 @@ func (h *Handler) CloseSockets(ctx context.Context) error {
 // New returns the whole HTTP handler.
 func New(d Deps) *Handler {
 	m := newMetrics(d.Store.DB().DB, d.Store.ReadStats)
+	m.registry.MustRegister(newReplicaCollector(d.Store.RouteStats))
 	// A multipart body holds the largest file it may carry (an import or
 	// a photo) and 1 MiB for the rest of the form.
 	maxMultipart := max(int64(graph.MaxImportBytes), int64(d.Config.MediaMaxBytes)) + 1<<20

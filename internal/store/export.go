@@ -62,7 +62,7 @@ func (s *Store) ExportSets(ctx context.Context, user uuid.UUID, opts ExportOptio
 				"WHERE i.set_id = p.id ORDER BY i.position, i.id) AS i"
 			stmts = append(stmts, statement{sql: images, args: args, scan: scanImages(b.Images, size)})
 		}
-		if err := s.roundTrip(ctx, stmts...); err != nil {
+		if err := s.roundTripFor(ctx, user, stmts...); err != nil {
 			return fmt.Errorf("export sets after %d: %w", done, err)
 		}
 		if len(b.Sets) == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,14 +60,25 @@ func (s *Store) roundTrip(ctx context.Context, stmts ...statement) error {
 	})
 }
 
-func (s *Store) roundTripOnce(ctx context.Context, stmts []statement) (err error) {
+func (s *Store) roundTripOnce(ctx context.Context, stmts []statement) error {
+	return s.roundTripOn(ctx, s.db.DB, stmts)
+}
+
+// roundTripOn is one attempt of a round trip on db (the primary's pool or
+// a replica's), in its turn among the reads (Options.MaxActiveReads).
+func (s *Store) roundTripOn(ctx context.Context, db *sql.DB, stmts []statement) error {
 	if s.reads != nil {
-		if err = s.startRead(ctx); err != nil {
+		if err := s.startRead(ctx); err != nil {
 			return err
 		}
 		defer func() { <-s.reads }()
 	}
-	conn, err := s.db.DB.Conn(ctx)
+	return s.pipeline(ctx, db, stmts)
+}
+
+// pipeline sends stmts in one pipeline on a connection of db.
+func (s *Store) pipeline(ctx context.Context, db *sql.DB, stmts []statement) (err error) {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (s *Store) ListSets(ctx context.Context, q *SetQuery, opts PageOptions) (*S
 		page.Total = new(int32)
 		stmts = append(stmts, s.countStatement(q.UserID, &q.Filter, page.Total))
 	}
-	if err := s.roundTrip(ctx, stmts...); err != nil {
+	if err := s.roundTripFor(ctx, q.UserID, stmts...); err != nil {
 		return nil, fmt.Errorf("list sets: %w", err)
 	}
 	page.Sets = rows
@@ -99,8 +99,8 @@ func (s *Store) countStatement(user uuid.UUID, f *SetFilter, n *int32) statement
 func (s *Store) AnyBeyond(ctx context.Context, q *SetQuery, c *Cursor, backward bool) (bool, error) {
 	sel := atOrBeyond(s.matching(q.UserID, &q.Filter), keys(q.Order, backward), c)
 	var ok bool
-	err := s.read(ctx, func(ctx context.Context) (err error) {
-		ok, err = sel.Exists(ctx)
+	err := s.readFor(ctx, q.UserID, func(ctx context.Context, db bun.IDB) (err error) {
+		ok, err = sel.Conn(db).Exists(ctx)
 		return err
 	})
 	if err != nil {
@@ -140,7 +140,7 @@ func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool
 			sql:  "SELECT " + imageColumns + " FROM set_images AS i WHERE i.set_id = $1 ORDER BY i.position, i.id",
 			scan: scanImages(images, photosPerSet)})
 	}
-	if err := s.roundTrip(ctx, stmts...); err != nil {
+	if err := s.roundTripFor(ctx, user, stmts...); err != nil {
 		return nil, nil, fmt.Errorf("load set %s: %w", id, err)
 	}
 	if len(sets) == 0 {
@@ -156,8 +156,8 @@ func (s *Store) setWith(ctx context.Context, user, id uuid.UUID, withImages bool
 // canonical key (SPEC §7), other than except, newest first (at most 100).
 func (s *Store) SameSetNumber(ctx context.Context, user uuid.UUID, setNumber string, except uuid.UUID) ([]*models.Set, error) {
 	var sets []*models.Set
-	err := s.read(ctx, func(ctx context.Context) error {
-		return s.db.NewSelect().Model(&sets).
+	err := s.readFor(ctx, user, func(ctx context.Context, db bun.IDB) error {
+		return db.NewSelect().Model(&sets).
 			Where("user_id = ? AND canonical_set_number = canonical_set_number(?) AND id <> ?", user, setNumber, except).
 			OrderExpr("created_at DESC, id DESC").Limit(100).Scan(ctx)
 	})
@@ -274,7 +274,7 @@ func clamp32(n int64) int32 {
 // same for ten sets as for ten thousand.
 func (s *Store) Themes(ctx context.Context, user uuid.UUID) ([]*ThemeSummary, error) {
 	out := []*ThemeSummary{}
-	err := s.roundTrip(ctx, statement{name: "store.themes", args: []string{user.String()},
+	err := s.roundTripFor(ctx, user, statement{name: "store.themes", args: []string{user.String()},
 		sql: "SELECT t.theme, t.set_count, t.piece_total FROM user_theme_totals AS t " +
 			"WHERE t.user_id = $1 ORDER BY t.set_count DESC, t.theme",
 		scan: func(rows pgx.Rows) error {
@@ -318,7 +318,7 @@ func (s *Store) Stats(ctx context.Context, user uuid.UUID, f *SetFilter) (*Stats
 		ColumnExpr("coalesce(sum(coalesce(s.purchase_price, 0) + coalesce(s.tax, 0) + coalesce(s.shipping, 0)), 0) AS spent")
 	sel = sel.GroupExpr("GROUPING SETS ((), (s.theme))").
 		OrderExpr("grouped, sets DESC, s.theme")
-	err := s.read(ctx, func(ctx context.Context) error { return sel.Scan(ctx, &rows) })
+	err := s.readFor(ctx, user, func(ctx context.Context, db bun.IDB) error { return sel.Conn(db).Scan(ctx, &rows) })
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("collection stats: %w", err)
 	}
@@ -342,8 +342,8 @@ func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]*TagSummary, error)
 		Tag  string
 		Sets int64
 	}
-	err := s.read(ctx, func(ctx context.Context) error {
-		return s.db.NewSelect().TableExpr("sets AS s, unnest(s.tags) AS t").
+	err := s.readFor(ctx, user, func(ctx context.Context, db bun.IDB) error {
+		return db.NewSelect().TableExpr("sets AS s, unnest(s.tags) AS t").
 			ColumnExpr("min(t) AS tag, count(DISTINCT s.id) AS sets").
 			Where("s.user_id = ?", user).
 			GroupExpr("lower(t)").OrderExpr("sets DESC, tag").

@@ -29,6 +29,8 @@ type Store struct {
 	// What ReadStats reports of the reads that had to wait, and of the
 	// statements tried again.
 	readsWaiting, readWaits, readWaitNanos, retries atomic.Int64
+	// Where the reads that may use a replica went (RouteStats).
+	routes routeCounters
 }
 
 // Options tune a Store; the zero value suits a direct connection to
@@ -55,6 +57,10 @@ type Options struct {
 	// that meet an unreachable database are tried again; the zero value
 	// never retries.
 	Retry postgres.Retry
+	// Replicas, when set, take the reads of a user's data that they can
+	// answer as the primary would (replicas.go); the store does not close
+	// them.
+	Replicas *postgres.Replicas
 }
 
 // New returns a Store over db.

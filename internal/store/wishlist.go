@@ -114,7 +114,7 @@ func (s *Store) ListWishlist(ctx context.Context, q *WishlistQuery, count bool) 
 	}
 	sel = orderBy(sel, keysOf(wishlistColumns, "w.", q.Order, q.Backward)).Limit(int64(q.Limit + 1))
 	items := []*models.WishlistItem{}
-	err := s.read(ctx, func(ctx context.Context) error { return sel.Scan(ctx, &items) })
+	err := s.readFor(ctx, q.UserID, func(ctx context.Context, db bun.IDB) error { return sel.Conn(db).Scan(ctx, &items) })
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("list wishlist: %w", err)
 	}
@@ -127,8 +127,8 @@ func (s *Store) ListWishlist(ctx context.Context, q *WishlistQuery, count bool) 
 	}
 	if count {
 		var n int64
-		err := s.read(ctx, func(ctx context.Context) (err error) {
-			n, err = s.wishlistSelect(q.UserID, &q.Filter).Count(ctx)
+		err := s.readFor(ctx, q.UserID, func(ctx context.Context, db bun.IDB) (err error) {
+			n, err = s.wishlistSelect(q.UserID, &q.Filter).Conn(db).Count(ctx)
 			return err
 		})
 		if err != nil {
@@ -144,8 +144,8 @@ func (s *Store) ListWishlist(ctx context.Context, q *WishlistQuery, count bool) 
 func (s *Store) AnyWishlistBeyond(ctx context.Context, q *WishlistQuery, c *Cursor, backward bool) (bool, error) {
 	sel := atOrBeyond(s.wishlistSelect(q.UserID, &q.Filter), keysOf(wishlistColumns, "w.", q.Order, backward), c)
 	var ok bool
-	err := s.read(ctx, func(ctx context.Context) (err error) {
-		ok, err = sel.Exists(ctx)
+	err := s.readFor(ctx, q.UserID, func(ctx context.Context, db bun.IDB) (err error) {
+		ok, err = sel.Conn(db).Exists(ctx)
 		return err
 	})
 	if err != nil {
@@ -171,8 +171,8 @@ func (s *Store) WishlistItem(ctx context.Context, user, id uuid.UUID) (*models.W
 // statement: the loader behind Set.wishlistItem.
 func (s *Store) WishlistItemsByID(ctx context.Context, user uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]*models.WishlistItem, error) {
 	var items []*models.WishlistItem
-	err := s.read(ctx, func(ctx context.Context) error {
-		return s.db.NewSelect().TableExpr("wishlist_items AS w").ColumnExpr("w.*").ColumnExpr(ownedCountExpr).
+	err := s.readFor(ctx, user, func(ctx context.Context, db bun.IDB) error {
+		return db.NewSelect().TableExpr("wishlist_items AS w").ColumnExpr("w.*").ColumnExpr(ownedCountExpr).
 			Where("w.user_id = ? AND w.id IN (?)", user, bun.In(ids)).Scan(ctx, &items)
 	})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -25,6 +25,7 @@ type Cluster struct {
 	bin  string // the directory of initdb and pg_ctl
 	dir  string // holds data/, the log and the socket
 	cred *syscall.Credential
+	opts string // the server options pg_ctl start passes
 	tb   testing.TB
 }
 
@@ -58,10 +59,16 @@ func StartCluster(tb testing.TB) *Cluster {
 	}
 	c.run("initdb", "-D", c.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
 	// Durability is not what these tests are about.
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c full_page_writes=off", c.Port, dir)
-	c.run("pg_ctl", "start", "-D", c.data(), "-w", "-t", "60", "-l", filepath.Join(dir, "server.log"), "-o", opts)
-	tb.Cleanup(func() { c.pgctl("stop", "-m", "immediate") })
+	c.opts = fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c full_page_writes=off", c.Port, dir)
+	c.start()
 	return c
+}
+
+// start starts the server with c.opts and stops it when the test ends.
+func (c *Cluster) start() {
+	c.tb.Helper()
+	c.run("pg_ctl", "start", "-D", c.data(), "-w", "-t", "60", "-l", filepath.Join(c.dir, "server.log"), "-o", c.opts)
+	c.tb.Cleanup(func() { c.pgctl("stop", "-m", "immediate") })
 }
 
 // URL returns the URL of database name on the cluster, as user postgres.
