@@ -8,8 +8,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/brickgallery/sets/graph/model"
@@ -62,11 +64,51 @@ func (r *Resolver) changesCursor(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	head, err := r.Store.ChangeHead(ctx, user)
-	if err != nil {
-		return "", err
+	head, ok := ctx.Value(cursorKey{}).(headRead)
+	if !ok {
+		head.pos, head.err = r.Store.ChangeHead(ctx, user)
 	}
-	return encodeChangeCursor(user, head), nil
+	if head.err != nil {
+		return "", head.err
+	}
+	return encodeChangeCursor(user, head.pos), nil
+}
+
+type cursorKey struct{}
+
+// headRead is the change head read before a query's fields ran.
+type headRead struct {
+	pos int64
+	err error
+}
+
+// cursorFirst reads the change head before any field of a query that asks
+// for changesCursor runs: gqlgen resolves root fields concurrently, and a
+// head read after the data could be past a change the data does not show,
+// which a client resuming from it would never see. Read first, and every
+// change after it committed later (positions are commit order): the data
+// may show some of them already (a repeat on resume), never miss one. On a
+// replica too: its answer is kept only when it holds the user's position
+// as the primary had it when the read began, which is at least this head.
+func cursorFirst(s *store.Store) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation == nil || oc.Operation.Operation != ast.Query {
+			return next(ctx)
+		}
+		for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+			if f.Name != "changesCursor" {
+				continue
+			}
+			if user, err := userID(ctx); err == nil {
+				var h headRead
+				h.pos, h.err = s.ChangeHead(ctx, user)
+				ctx = context.WithValue(ctx, cursorKey{}, h)
+			}
+			break
+		}
+		return next(ctx)
+	}
 }
 
 func (r *Resolver) changes(ctx context.Context, after string, first *int32) (*model.ChangeConnection, error) {

@@ -71,6 +71,7 @@ func NewServer(o Options) *handler.Server {
 	} else {
 		srv.Use(noIntrospection{})
 	}
+	srv.AroundOperations(cursorFirst(o.Store))
 	srv.Use(depthLimit{max: o.DepthLimit})
 	srv.Use(newComplexityLimit(o.ComplexityLimit))
 	srv.SetErrorPresenter(ErrorPresenter(o.Log))

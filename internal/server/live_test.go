@@ -456,3 +456,29 @@ func TestShutdownClosesSocketsWith1001AfterDraining(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 }
+
+// changesCursor asked for beside data is read before the data (root fields
+// run concurrently otherwise): a cursor read after could be past a change
+// that the data does not show.
+func TestChangesCursorIsReadBeforeTheData(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, tok := h.newUser(t)
+	h.warm(t, tok)
+	for range 3 {
+		mustOK(t, h.do(t, tok, `{ sets { nodes { id } } themes { theme } changesCursor }`, nil), nil)
+		statements := h.rec.take()
+		head, data := -1, -1
+		for i, q := range statements {
+			switch {
+			case strings.Contains(q, "change_heads") && head < 0:
+				head = i
+			case (strings.Contains(q, "sets") || strings.Contains(q, "user_theme_totals")) && !strings.Contains(q, "change_heads") && data < 0:
+				data = i
+			}
+		}
+		if head < 0 || data < 0 || head > data {
+			t.Fatalf("statements in order:\n%s\nwant the change head read before any data", strings.Join(statements, "\n"))
+		}
+	}
+}
