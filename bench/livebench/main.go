@@ -146,7 +146,9 @@ func (b *bench) createSets(ctx context.Context, users []*user) error {
 		go func() {
 			defer wg.Done()
 			for u := range work {
-				var d struct{ CreateSet struct{ Set struct{ ID string } } }
+				var d struct {
+					CreateSet struct{ Set struct{ ID string } }
+				}
 				if err := b.post(ctx, u, `mutation { createSet(input: {title: "live bench"}) { set { id } } }`, nil, &d); err != nil {
 					errs <- err
 					continue
