@@ -1,4 +1,7 @@
--- squawk-ignore-file require-statement-timeout
+-- squawk-ignore-file require-statement-timeout, ban-drop-table
+-- Undoes 20261207000400: the change log and its heads go, with their
+-- triggers (ban-drop-table: dropping what the up migration created is the
+-- point of a down migration).
 SET LOCAL lock_timeout = '5s';
 DROP TRIGGER wishlist_items_log_deletes ON wishlist_items;
 DROP TRIGGER wishlist_items_log_updates ON wishlist_items;
