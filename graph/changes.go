@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/brickgallery/sets/graph/model"
 	"github.com/brickgallery/sets/internal/live"
@@ -146,18 +144,18 @@ func (r *Resolver) changes(ctx context.Context, after string, first *int32) (*mo
 	return conn, nil
 }
 
-// collectionChanged starts a subscription: the hub's replay and live
-// changes, converted, on a channel gqlgen writes to the socket. A
-// subscriber too slow for its queue, or the hub stopping, closes the
-// socket (1013, 1001: the client reconnects and resumes with its last
-// cursor); an ended subscription leaves the hub.
+// collectionChanged starts a subscription: it joins the hub, and the
+// socket's transport takes its changes from there as they come (see
+// operation.drain). A subscriber too slow for its queue, or the hub
+// stopping, closes the socket (1013, 1001: the client reconnects and
+// resumes with its last cursor); an ended subscription leaves the hub.
 func (r *Resolver) collectionChanged(ctx context.Context, after *string) (<-chan *model.CollectionChange, error) {
 	user, err := userID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sock := socketFrom(ctx)
-	if r.Live == nil || sock == nil {
+	op := operationFrom(ctx)
+	if r.Live == nil || op == nil {
 		return nil, models.Invalid("", "subscriptions run over graphql-transport-ws on /graphql")
 	}
 	pos := int64(-1)
@@ -173,11 +171,11 @@ func (r *Resolver) collectionChanged(ctx context.Context, after *string) (<-chan
 			return nil, err
 		}
 	}
-	release, err := sock.admit(r.Live.MaxPerConnection)
+	release, err := op.sock.admit(r.Live.MaxPerConnection)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := r.Live.Hub.Subscribe(ctx, user, pos)
+	sub, err := r.Live.Hub.Subscribe(ctx, user, pos, op.ready)
 	if errors.Is(err, live.ErrTooMany) {
 		release()
 		return nil, &models.Error{Code: models.CodeTooManySubscriptions, Message: err.Error()}
@@ -186,43 +184,8 @@ func (r *Resolver) collectionChanged(ctx context.Context, after *string) (<-chan
 		release()
 		return nil, err
 	}
-	out := make(chan *model.CollectionChange)
-	go func() {
-		defer close(out)
-		defer release()
-		defer sub.Close()
-		for {
-			c, err := sub.Next(ctx)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case errors.Is(err, live.ErrSlow):
-				sock.closeWith(closeTryAgainLater, "too slow to read its changes: resume with the last cursor")
-				return
-			case errors.Is(err, live.ErrClosed):
-				sock.closeWith(closeGoingAway, "server shutting down: resume with the last cursor")
-				return
-			case errors.Is(err, store.ErrCursorExpired):
-				transport.AddSubscriptionError(ctx, r.presentError(ctx, errCursorExpired("after")))
-				return
-			case err != nil:
-				r.Log.WarnContext(ctx, "live updates: subscription ended", "user", user, "err", err)
-				sock.closeWith(closeTryAgainLater, "changes could not be read: resume with the last cursor")
-				return
-			}
-			select {
-			case out <- changeOf(c):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// presentError is err as the error presenter shows it.
-func (r *Resolver) presentError(ctx context.Context, err error) *gqlerror.Error {
-	return ErrorPresenter(r.Log)(ctx, err)
+	op.sub, op.release = sub, release
+	return op.changes, nil
 }
 
 // changeSet is CollectionChange.set: the set now, for SET_CHANGED.

@@ -59,7 +59,7 @@ func NewServer(o Options) *handler.Server {
 	// never answers first. Files above MaxMemory wait in temporary files.
 	srv.AddTransport(multipartForm{transport.MultipartForm{MaxUploadSize: o.MaxMultipartBytes + 1, MaxMemory: 2 << 20}})
 	if o.Live != nil {
-		srv.AddTransport(websocketTransport(o.Live))
+		srv.AddTransport(socketTransport{live: o.Live, store: o.Store, log: o.Log, present: ErrorPresenter(o.Log)})
 		srv.AroundResponses(freshLoaders(o.Store))
 	}
 	srv.Use(persistedQueries{cache: persisted.NewCache(apqCacheBytes, apqMaxDocument), trusted: o.TrustedDocuments})

@@ -222,9 +222,14 @@ func (h *Hub) close() {
 }
 
 // Subscribe starts a subscription to the user's changes after position
-// after (the head now when after is negative). Its changes arrive through
-// Next; Close ends it.
-func (h *Hub) Subscribe(ctx context.Context, user uuid.UUID, after int64) (*Subscription, error) {
+// after (the head now when after is negative). Its changes are taken with
+// TryNext; ready is called whenever TryNext may have more to give (a
+// change offered, the subscription ended), from the hub's goroutine and
+// under its locks, so it must only schedule work, never do it. A
+// subscriber needs no goroutine of its own while it waits: at 5,000 idle
+// subscriptions one blocked goroutine each was most of the memory
+// (bench/HISTORY.md). Close ends it.
+func (h *Hub) Subscribe(ctx context.Context, user uuid.UUID, after int64, ready func()) (*Subscription, error) {
 	h.mu.Lock()
 	f := h.feeds[user]
 	err := h.admitLocked(f)
@@ -241,7 +246,7 @@ func (h *Hub) Subscribe(ctx context.Context, user uuid.UUID, after int64) (*Subs
 			return nil, fmt.Errorf("subscribe: %w", err)
 		}
 	}
-	s := &Subscription{hub: h, user: user, signal: make(chan struct{}, 1), limit: h.limits.Buffer}
+	s := &Subscription{hub: h, user: user, ready: ready, limit: h.limits.Buffer}
 	h.mu.Lock()
 	if err := h.admitLocked(h.feeds[user]); err != nil {
 		h.mu.Unlock()
@@ -307,19 +312,19 @@ type Subscription struct {
 	hub  *Hub
 	user uuid.UUID
 	// joined is the feed's position when the subscription joined it:
-	// entries up to it are read from the log by Next, later ones are
+	// entries up to it are read from the log by TryNext, later ones are
 	// offered by the hub.
 	joined int64
-	// last is the last position Next returned (or the cursor).
+	// last is the last position TryNext returned (or the cursor).
 	last int64
 	// replay holds entries read from the log, not yet returned.
 	replay []store.Change
 
-	mu     sync.Mutex
-	queue  []store.Change
-	limit  int
-	err    error
-	signal chan struct{}
+	mu    sync.Mutex
+	queue []store.Change
+	limit int
+	err   error
+	ready func()
 }
 
 // offer queues c, or reports false when the subscriber already has limit
@@ -333,11 +338,11 @@ func (s *Subscription) offer(c store.Change) bool {
 	if s.limit > 0 && len(s.queue) >= s.limit {
 		s.err = ErrSlow
 		s.queue = nil
-		s.notify()
+		s.ready()
 		return false
 	}
 	s.queue = append(s.queue, c)
-	s.notify()
+	s.ready()
 	return true
 }
 
@@ -347,23 +352,18 @@ func (s *Subscription) end(err error) {
 	if s.err == nil {
 		s.err = err
 		s.queue = nil
-	}
-	s.notify()
-}
-
-func (s *Subscription) notify() {
-	select {
-	case s.signal <- struct{}{}:
-	default:
+		s.ready()
 	}
 }
 
-// Next returns the subscription's next change: first those after its
-// cursor up to where it joined the hub, read from the log, then what the
-// hub offers, each position once and in order. It blocks until there is
-// one, ctx ends, or the subscription does (ErrSlow, ErrClosed); a cursor
-// the log no longer reaches is store.ErrCursorExpired.
-func (s *Subscription) Next(ctx context.Context) (store.Change, error) {
+// TryNext returns the subscription's next change, if it has one now:
+// first those after its cursor up to where it joined the hub, read from
+// the log, then what the hub offered, each position once and in order.
+// With none waiting it reports false, or the error that ended the
+// subscription (ErrSlow, ErrClosed); a cursor the log no longer reaches
+// is store.ErrCursorExpired. Calls must not overlap.
+func (s *Subscription) TryNext(ctx context.Context) (store.Change, bool, error) {
+	gapRead := false
 	for {
 		if len(s.replay) > 0 {
 			c := s.replay[0]
@@ -372,67 +372,65 @@ func (s *Subscription) Next(ctx context.Context) (store.Change, error) {
 				continue
 			}
 			s.last = c.Position
-			return c, nil
+			return c, true, nil
 		}
 		if s.last < s.joined {
-			if err := s.read(ctx); err != nil {
-				return store.Change{}, err
+			if _, err := s.read(ctx); err != nil {
+				return store.Change{}, false, err
 			}
 			continue
 		}
 		s.mu.Lock()
-		if len(s.queue) > 0 {
-			c := s.queue[0]
-			s.queue = s.queue[1:]
-			if len(s.queue) == 0 {
-				s.queue = nil // let the backing array go
-			}
+		if len(s.queue) == 0 {
+			err := s.err
 			s.mu.Unlock()
-			switch {
-			case c.Position <= s.last:
-				continue // replayed already
-			case c.Position > s.last+1:
-				// Never expected (the hub hands out positions in
-				// order), but a gap is read from the log, not skipped.
-				s.mu.Lock()
-				s.queue = append([]store.Change{c}, s.queue...)
-				s.mu.Unlock()
-				s.joined = c.Position - 1
-				continue
+			return store.Change{}, false, err
+		}
+		c := s.queue[0]
+		if c.Position > s.last+1 && !gapRead {
+			// Never expected (the hub hands out each user's positions in
+			// order, and they are dense), but a gap is read from the log
+			// rather than skipped; the queue waits behind it. Should the
+			// log hold nothing between, c is taken as it is.
+			s.mu.Unlock()
+			n, err := s.read(ctx)
+			if err != nil {
+				return store.Change{}, false, err
 			}
-			s.last = c.Position
-			return c, nil
+			gapRead = n == 0
+			continue
 		}
-		err := s.err
+		s.queue = s.queue[1:]
+		if len(s.queue) == 0 {
+			s.queue = nil // let the backing array go
+		}
 		s.mu.Unlock()
-		if err != nil {
-			return store.Change{}, err
+		if c.Position <= s.last {
+			continue // replayed already
 		}
-		select {
-		case <-ctx.Done():
-			return store.Change{}, ctx.Err()
-		case <-s.signal:
-		}
+		s.last = c.Position
+		return c, true, nil
 	}
 }
 
-// read fills replay from the log, after last.
-func (s *Subscription) read(ctx context.Context) error {
+// read fills replay from the log, after last, and says how many entries
+// it found.
+func (s *Subscription) read(ctx context.Context) (int, error) {
 	changes, err := s.hub.log.Changes(ctx, s.user, s.last, batch)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(changes) == 0 {
 		// The log holds nothing past last yet (the hub joined at a
 		// position the log will reach): what follows comes from the hub.
 		s.joined = s.last
-		return nil
+		return 0, nil
 	}
 	s.replay = changes
-	return nil
+	return len(changes), nil
 }
 
-// Cursor is the last position Next returned (or the starting cursor).
+// Cursor is the last position TryNext returned (or the starting cursor).
 func (s *Subscription) Cursor() int64 { return s.last }
 
 // Close ends the subscription and leaves the hub.

@@ -347,15 +347,19 @@ func TestLiveLimits(t *testing.T) {
 	// The three admitted still get changes.
 	h.mustCreateSet(t, tok, map[string]any{"title": "counted"})
 	seen := map[string]bool{}
-	for range 3 {
-		for _, cl := range []*wsClient{c, d} {
-			select {
-			case m := <-cl.msgs:
-				if m.Type == "next" {
-					seen[m.ID] = true
-				}
-			case <-time.After(5 * time.Second):
+	timeout := time.After(10 * time.Second)
+	for len(seen) < len(admitted) {
+		select {
+		case m := <-c.msgs:
+			if m.Type == "next" {
+				seen[m.ID] = true
 			}
+		case m := <-d.msgs:
+			if m.Type == "next" {
+				seen[m.ID] = true
+			}
+		case <-timeout:
+			t.Fatalf("after 10 s the admitted subscriptions %v got changes on %v only", admitted, seen)
 		}
 	}
 	for id := range admitted {

@@ -118,7 +118,7 @@ func New(d Deps) *Handler {
 		// A socket authenticates in its connection_init (browsers cannot
 		// set headers on one), and is no CORS request: its Origin is
 		// checked when it is accepted.
-		api = upgrades(subs.Sockets.Middleware(gql), api)
+		api = upgrades(gql, api)
 	}
 
 	mux := http.NewServeMux()
