@@ -48,25 +48,36 @@ type wsMessage struct {
 // ack: see ack.
 func dialWS(t *testing.T, srvURL, auth string) *wsClient {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	u := "ws" + strings.TrimPrefix(srvURL, "http") + "/graphql"
-	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
+	c := dialSocket(t, srvURL, "graphql-transport-ws")
+	if c.conn.Subprotocol() != "graphql-transport-ws" {
+		t.Fatalf("upgrade: subprotocol %q, want graphql-transport-ws", c.conn.Subprotocol())
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols || conn.Subprotocol() != "graphql-transport-ws" {
-		t.Fatalf("upgrade: HTTP %d, subprotocol %q", resp.StatusCode, conn.Subprotocol())
-	}
-	conn.SetReadLimit(16 << 20)
-	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMessage, 10_000), done: make(chan struct{}), held: make(chan struct{})}
-	go c.readLoop()
-	t.Cleanup(func() { close(c.held); conn.CloseNow() })
 	payload := map[string]any{}
 	if auth != "" {
 		payload["Authorization"] = auth
 	}
 	c.send(wsMessage{Type: "connection_init", Payload: json.RawMessage(mustJSON(t, payload))})
+	return c
+}
+
+// dialSocket opens a socket on srvURL's /graphql offering subprotocols,
+// and sends nothing.
+func dialSocket(t *testing.T, srvURL string, subprotocols ...string) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(srvURL, "http") + "/graphql"
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: subprotocols})
+	if err != nil {
+		t.Fatalf("dial %s: %v", u, err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: HTTP %d", resp.StatusCode)
+	}
+	conn.SetReadLimit(16 << 20)
+	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMessage, 10_000), done: make(chan struct{}), held: make(chan struct{})}
+	go c.readLoop()
+	t.Cleanup(func() { close(c.held); conn.CloseNow() })
 	return c
 }
 
