@@ -1,6 +1,6 @@
 // Package derived checks and rebuilds the data the database derives from
 // other data (SPEC §13): the per-user theme totals, the canonical set-number
-// keys, and the triggers that keep them. Triggers keep all of it right on
+// keys, the change log's order, and the triggers that keep them. Triggers keep all of it right on
 // every write, but a load that bypasses them (`pg_restore --disable-triggers`,
 // `session_replication_role = replica`, a restore killed halfway that left
 // triggers disabled) leaves it wrong with no error anywhere.
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Kind is one kind of derived data: a query that lists where it differs from
@@ -46,6 +47,8 @@ var kinds = []Kind{
 	{Name: "sets.canonical_set_number", check: canonicalCheck("sets", "set"), repair: execCount(canonicalRepair("sets"))},
 	{Name: "wishlist_items.canonical_set_number", check: canonicalCheck("wishlist_items", "wishlist item"), repair: execCount(canonicalRepair("wishlist_items"))},
 	{Name: "user_theme_totals", check: themeTotalsCheck, repair: execCount(themeTotalsRepair)},
+	// Last: the repairs above change sets, and their triggers log it.
+	{Name: "change log", check: changeLogCheck, repair: repairChangeLog},
 }
 
 // lockOrder is what repair locks before it reads anything: the parents
@@ -76,6 +79,9 @@ var lockOrder = []struct{ table, mode string }{
 	{"wishlist_items", "SHARE ROW EXCLUSIVE"},
 	{"sets", "EXCLUSIVE"},
 	{"user_theme_totals", "EXCLUSIVE"},
+	// Every writer of the log has taken its own table's lock first.
+	{"change_heads", "EXCLUSIVE"},
+	{"changes", "EXCLUSIVE"},
 }
 
 // Difference is one place where derived data is not what it derives from.
@@ -316,3 +322,72 @@ const themeTotalsRepair = `
 	    RETURNING 1
 	)
 	SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM deleted)`
+
+// The change log (migration 20261207000400) hands each user's positions
+// out from change_heads, densely and in commit order. A head behind its
+// log would hand out a position again (the insert fails, and so does every
+// write of that user); a hole in the positions (entries lost, or a head
+// loaded past the entries) is a change no subscriber can ever be given.
+// The first entry may be anything: retention prunes from the start.
+//
+// changeLogSeq is each user's positions with the one before, the head's
+// successor standing for the end, so that a log stopping short of its head
+// shows as a hole too.
+const changeLogSeq = `
+	SELECT user_id, position, lag(position) OVER (PARTITION BY user_id ORDER BY position) AS prev
+	FROM (SELECT user_id, position FROM changes
+	      UNION ALL
+	      SELECT h.user_id, h.position + 1 FROM change_heads AS h
+	      WHERE h.position >= (SELECT coalesce(max(c.position), 0) FROM changes AS c WHERE c.user_id = h.user_id)
+	     ) AS e`
+
+const changeLogCheck = `
+	SELECT format('user %s, change_heads', coalesce(u.email, l.user_id::text)) AS subject,
+	       format('position at least %s (its last entry)', l.last) AS expected,
+	       CASE WHEN h.position IS NULL THEN 'no row' ELSE format('position %s', h.position) END AS found
+	FROM (SELECT user_id, max(position) AS last FROM changes GROUP BY user_id) AS l
+	LEFT JOIN change_heads AS h ON h.user_id = l.user_id
+	LEFT JOIN users AS u ON u.id = l.user_id
+	WHERE h.position IS NULL OR h.position < l.last
+	UNION ALL
+	SELECT format('user %s, changes positions %s to %s', coalesce(u.email, q.user_id::text), q.prev + 1, q.position - 1),
+	       'an entry at each', 'none'
+	FROM (` + changeLogSeq + `) AS q
+	LEFT JOIN users AS u ON u.id = q.user_id
+	WHERE q.position > q.prev + 1`
+
+// repairChangeLog moves each head up to its last entry, then fills every
+// hole with RESYNC entries (what was lost cannot be told, only that the
+// client must refetch), and notifies the listeners of the users it
+// touched, as the log's triggers would.
+func repairChangeLog(ctx context.Context, tx bun.Tx) (int64, error) {
+	var heads []string
+	err := tx.NewRaw(`
+		INSERT INTO change_heads AS h (user_id, position)
+		SELECT user_id, max(position) FROM changes GROUP BY user_id
+		ON CONFLICT (user_id) DO UPDATE SET position = excluded.position WHERE h.position < excluded.position
+		RETURNING h.user_id::text`).Scan(ctx, &heads)
+	if err != nil {
+		return 0, fmt.Errorf("move heads up to their logs: %w", err)
+	}
+	var filled []string
+	err = tx.NewRaw(`
+		INSERT INTO changes (user_id, position, kind, entity_id)
+		SELECT user_id, generate_series(prev + 1, position - 1), 'RESYNC', user_id
+		FROM (`+changeLogSeq+`) AS q
+		WHERE position > prev + 1
+		RETURNING user_id::text`).Scan(ctx, &filled)
+	if err != nil {
+		return 0, fmt.Errorf("fill the log's holes: %w", err)
+	}
+	users := append(heads, filled...)
+	if len(users) > 0 {
+		_, err = tx.ExecContext(ctx, `
+			SELECT pg_notify('sets_changes', user_id::text || ' ' || position)
+			FROM change_heads WHERE user_id = ANY(?::uuid[])`, pgdialect.Array(users))
+		if err != nil {
+			return 0, fmt.Errorf("notify the repaired logs: %w", err)
+		}
+	}
+	return int64(len(users)), nil
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/brickgallery/sets/internal/derived"
@@ -31,7 +32,15 @@ const (
 // collection written through the triggers, so derived data starts right.
 func mustCollection(tb testing.TB) *bun.DB {
 	tb.Helper()
-	db := testdb.New(tb)
+	db, _ := collection(tb)
+	return db
+}
+
+// collection is mustCollection, and its database's URL.
+func collection(tb testing.TB) (*bun.DB, string) {
+	tb.Helper()
+	url := testdb.URL(tb)
+	db := testdb.Open(tb, url)
 	mustExec(tb, db, `INSERT INTO users (id, email) VALUES
 		('`+ann+`', 'ann@example.com'), ('`+bob+`', 'bob@example.com'), ('`+cleo+`', NULL)`)
 	mustExec(tb, db, `INSERT INTO sets (id, user_id, title, set_number, theme, piece_count, quantity) VALUES
@@ -42,7 +51,7 @@ func mustCollection(tb testing.TB) *bun.DB {
 		VALUES ('`+bob+`', 'Police Station', '60316-1', 'City', 668)`)
 	mustExec(tb, db, `INSERT INTO wishlist_items (id, user_id, title, set_number)
 		VALUES ('`+wish1+`', '`+ann+`', 'Rivendell', ' 10316 ')`)
-	return db
+	return db, url
 }
 
 // bypass runs statements with the application's triggers off and on again
@@ -184,6 +193,99 @@ func TestVerifyCanonicalKeys(t *testing.T) {
 	}
 }
 
+// The collection's log: ann's three sets at 1–3 and her wishlist item at
+// 4, bob's set at 1.
+func TestVerifyChangeLog(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt string
+		want    []string
+	}{{
+		name:    "a head behind its log",
+		corrupt: "UPDATE change_heads SET position = 2 WHERE user_id = '" + ann + "'",
+		want: []string{"change log: user ann@example.com, change_heads: " +
+			"expected position at least 4 (its last entry), found position 2"},
+	}, {
+		name:    "no head",
+		corrupt: "DELETE FROM change_heads WHERE user_id = '" + bob + "'",
+		want:    []string{"change log: user bob@example.com, change_heads: expected position at least 1 (its last entry), found no row"},
+	}, {
+		name:    "a hole in the positions",
+		corrupt: "DELETE FROM changes WHERE user_id = '" + ann + "' AND position IN (2, 3)",
+		want:    []string{"change log: user ann@example.com, changes positions 2 to 3: expected an entry at each, found none"},
+	}, {
+		name:    "a head past the last entry",
+		corrupt: "UPDATE change_heads SET position = 6 WHERE user_id = '" + ann + "'",
+		want:    []string{"change log: user ann@example.com, changes positions 5 to 6: expected an entry at each, found none"},
+	}, {
+		name:    "pruned from the start is no difference",
+		corrupt: "DELETE FROM changes WHERE user_id = '" + ann + "' AND position < 3",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := mustCollection(t)
+			mustExec(t, db, tt.corrupt)
+			if diff := cmp.Diff(tt.want, differences(t, db)); diff != "" {
+				t.Errorf("differences (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Repair moves the heads up and fills the holes with RESYNC, which the
+// subscribers hear of at once.
+func TestRepairChangeLog(t *testing.T) {
+	db, url := collection(t)
+	mustExec(t, db, "DELETE FROM changes WHERE user_id = '"+ann+"' AND position = 2")
+	mustExec(t, db, "UPDATE change_heads SET position = 5 WHERE user_id = '"+ann+"'")
+	mustExec(t, db, "DELETE FROM change_heads WHERE user_id = '"+bob+"'")
+	listener := listen(t, url)
+
+	if got := mustRepair(t, db)["change log"]; got != 3 {
+		t.Errorf("repair changed %d rows of the change log, want 3 (bob's head, ann's positions 2 and 5)", got)
+	}
+	if got := differences(t, db); len(got) != 0 {
+		t.Errorf("verify after repair:\n%s", strings.Join(got, "\n"))
+	}
+	var kinds []string
+	if err := db.NewRaw("SELECT kind || ' ' || position FROM changes WHERE user_id = ? ORDER BY position", ann).
+		Scan(context.Background(), &kinds); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SET_CHANGED 1", "RESYNC 2", "SET_CHANGED 3", "WISHLIST_ITEM_CHANGED 4", "RESYNC 5"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("ann's log after repair (-want +got):\n%s", diff)
+	}
+	got := map[string]bool{}
+	for len(got) < 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := listener.WaitForNotification(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("notifications after repair: %v (got %v)", err, got)
+		}
+		got[n.Payload] = true
+	}
+	if !got[ann+" 5"] || !got[bob+" 1"] {
+		t.Errorf("notified %v, want ann's head 5 and bob's 1", got)
+	}
+}
+
+// listen returns a connection of its own to url, listening on
+// sets_changes.
+func listen(tb testing.TB, url string) *pgx.Conn {
+	tb.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(context.Background(), "LISTEN sets_changes"); err != nil {
+		tb.Fatal(err)
+	}
+	return conn
+}
+
 func TestVerifyDisabledTriggers(t *testing.T) {
 	db := mustCollection(t)
 	mustExec(t, db, "ALTER TABLE sets DISABLE TRIGGER sets_user_theme_totals_insert")
@@ -258,6 +360,7 @@ func TestRepairRebuildsEverythingOnceAndNothingElse(t *testing.T) {
 		"sets.canonical_set_number":           3, // set1, set2, cleo's; set3 has no number
 		"wishlist_items.canonical_set_number": 1,
 		"user_theme_totals":                   4, // Star Wars fixed, City and Space deleted, Icons added
+		"change log":                          0, // the fixed keys logged as they were written
 	}
 	if diff := cmp.Diff(want, mustRepair(t, db)); diff != "" {
 		t.Errorf("first repair changed (-want +got):\n%s", diff)
