@@ -261,11 +261,13 @@ func testTriggers(t *testing.T, db bun.IDB) {
 	want := []string{
 		"CREATE TRIGGER set_images_log_deletes AFTER DELETE ON public.set_images REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION set_images_log_changes()",
 		"CREATE TRIGGER set_images_log_inserts AFTER INSERT ON public.set_images REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION set_images_log_changes()",
+		"CREATE TRIGGER set_images_log_truncate AFTER TRUNCATE ON public.set_images FOR EACH STATEMENT EXECUTE FUNCTION log_truncate()",
 		"CREATE TRIGGER set_images_log_updates AFTER UPDATE ON public.set_images REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION set_images_log_changes()",
 		"CREATE TRIGGER set_images_queue_media_deletion AFTER DELETE ON public.set_images FOR EACH ROW WHEN ((old.media_key IS NOT NULL)) EXECUTE FUNCTION set_images_queue_media_deletion()",
 		"CREATE TRIGGER sets_canonical_set_number BEFORE INSERT OR UPDATE OF set_number, canonical_set_number ON public.sets FOR EACH ROW EXECUTE FUNCTION sets_canonical_set_number()",
 		"CREATE TRIGGER sets_log_deletes AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sets_log_changes()",
 		"CREATE TRIGGER sets_log_inserts AFTER INSERT ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sets_log_changes()",
+		"CREATE TRIGGER sets_log_truncate AFTER TRUNCATE ON public.sets FOR EACH STATEMENT EXECUTE FUNCTION log_truncate()",
 		"CREATE TRIGGER sets_log_updates AFTER UPDATE ON public.sets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sets_log_changes()",
 		"CREATE TRIGGER sets_set_updated_at BEFORE UPDATE ON public.sets FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 		"CREATE TRIGGER sets_user_theme_totals_delete AFTER DELETE ON public.sets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_theme_totals_apply()",
@@ -276,6 +278,7 @@ func testTriggers(t *testing.T, db bun.IDB) {
 		"CREATE TRIGGER wishlist_items_canonical_set_number BEFORE INSERT OR UPDATE OF set_number, canonical_set_number ON public.wishlist_items FOR EACH ROW EXECUTE FUNCTION sets_canonical_set_number()",
 		"CREATE TRIGGER wishlist_items_log_deletes AFTER DELETE ON public.wishlist_items REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION wishlist_items_log_changes()",
 		"CREATE TRIGGER wishlist_items_log_inserts AFTER INSERT ON public.wishlist_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wishlist_items_log_changes()",
+		"CREATE TRIGGER wishlist_items_log_truncate AFTER TRUNCATE ON public.wishlist_items FOR EACH STATEMENT EXECUTE FUNCTION log_truncate()",
 		"CREATE TRIGGER wishlist_items_log_updates AFTER UPDATE ON public.wishlist_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wishlist_items_log_changes()",
 		"CREATE TRIGGER wishlist_items_set_updated_at BEFORE UPDATE ON public.wishlist_items FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
 	}
