@@ -146,7 +146,10 @@ func New(d Deps) *Handler {
 func upgrades(sockets, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			sockets.ServeHTTP(w, r)
+			// The access log line is written when the upgrade is done and
+			// the socket lives on: its operations must not write into
+			// the request's record, which is no longer read.
+			sockets.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, (*requestInfo)(nil))))
 			return
 		}
 		next.ServeHTTP(w, r)
