@@ -53,7 +53,9 @@ bench() { "$tmp/livebench" -url "http://127.0.0.1:$PORT" "$@"; }
 
 echo "== 1. $IDLE idle subscriptions ($USERS users)"
 printf 'server RSS before: %.1f MB\n' "$(rss VmRSS)"
-bench -mode idle -subs "$IDLE" -users "$USERS" >"$tmp/idle.out" 2>&1 &
+# The binary itself, not the bench function: a function in the background
+# is a subshell, and killing it would leave the client holding its sockets.
+"$tmp/livebench" -url "http://127.0.0.1:$PORT" -mode idle -subs "$IDLE" -users "$USERS" >"$tmp/idle.out" 2>&1 &
 idle_pid=$!
 for _ in $(seq 1 600); do
 	grep -q IDLE_READY "$tmp/idle.out" && break
