@@ -57,9 +57,10 @@ func TestMain(m *testing.M) {
 
 // holdLock runs the application's migrator over one test-only migration
 // that sleeps for a minute, so that the process holds the migration lock
-// in the middle of a migration until it is killed.
+// in the middle of a migration until it is killed. Like the db commands it
+// connects to DATABASE_DIRECT_URL: the lock is a session's.
 func holdLock() {
-	db, err := postgres.Open(os.Getenv("DATABASE_URL"), postgres.PoolConfig{MaxConns: 2})
+	db, err := postgres.Open(os.Getenv("DATABASE_DIRECT_URL"), postgres.PoolConfig{MaxConns: 2})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(101)
@@ -86,11 +87,12 @@ type cliResult struct {
 }
 
 // startCLI starts the test binary as a child of the given kind, with
-// DATABASE_URL set to dbURL and args after the binary.
+// DATABASE_URL set to dbURL (and, behind a pooler, DATABASE_DIRECT_URL to
+// the same database directly: testdb.ServerEnv) and args after the binary.
 func startCLI(tb testing.TB, ctx context.Context, kind, dbURL string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	tb.Helper()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"="+kind, "DATABASE_URL="+dbURL)
+	cmd.Env = append(append(os.Environ(), childEnv+"="+kind), testdb.Environ(dbURL)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -183,7 +185,7 @@ func missingDatabaseURL(tb testing.TB) string {
 	name := "sets_cli_test_" + strings.ToLower(rand.Text()[:12])
 	u.Path = "/" + name
 	tb.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), admin)
+		conn, err := pgx.Connect(context.Background(), testdb.Direct(admin))
 		if err != nil {
 			tb.Errorf("drop %s: %v", name, err)
 			return
@@ -449,7 +451,9 @@ func TestDBStatus(t *testing.T) {
 	if err := ms.Discover(firstTwo); err != nil {
 		t.Fatal(err)
 	}
-	db := testdb.Open(t, dbURL)
+	// The migrator holds a session's advisory lock: directly, as the db
+	// commands connect.
+	db := testdb.Open(t, testdb.Direct(dbURL))
 	if _, err := postgres.NewMigrator(db, ms, slog.New(slog.NewTextHandler(io.Discard, nil))).Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,10 @@ func runTool(tb testing.TB, path string, args ...string) {
 
 // asAdmin returns dbURL with the test server's administrator as its user:
 // pg_restore --disable-triggers turns off foreign-key triggers too, which
-// only a superuser may do, while the test databases' owner is none.
+// only a superuser may do, while the test databases' owner is none. It
+// reaches the server directly, as an operator's pg_dump and pg_restore
+// would: both set session state (search_path, ...) before their
+// transactions, which a transaction pooler does not keep.
 func asAdmin(tb testing.TB, dbURL string) string {
 	tb.Helper()
 	admin := os.Getenv("TEST_DATABASE_URL")
@@ -71,7 +74,7 @@ func asAdmin(tb testing.TB, dbURL string) string {
 	if err != nil {
 		tb.Fatalf("TEST_DATABASE_URL: %v", err)
 	}
-	u, err := url.Parse(dbURL)
+	u, err := url.Parse(testdb.Direct(dbURL))
 	if err != nil {
 		tb.Fatalf("parse %q: %v", dbURL, err)
 	}
@@ -103,7 +106,9 @@ func migratedThrough(tb testing.TB, label string) string {
 	if err := ms.Discover(older); err != nil {
 		tb.Fatal(err)
 	}
-	db := testdb.Open(tb, dbURL)
+	// Migrations hold a session's advisory lock: directly, never through
+	// a pooler.
+	db := testdb.Open(tb, testdb.Direct(dbURL))
 	if _, err := postgres.NewMigrator(db, ms, slog.New(slog.NewTextHandler(io.Discard, nil))).Migrate(tb.Context()); err != nil {
 		tb.Fatalf("migrate through %s: %v", label, err)
 	}

@@ -23,14 +23,14 @@ import (
 // dbURL, as the user with email.
 func httpExport(t *testing.T, dbURL, email, query string) string {
 	t.Helper()
-	cfg, err := config.FromEnv(func(k string) string {
-		return map[string]string{"APP_ENV": config.EnvDevelopment, "DATABASE_URL": dbURL}[k]
-	})
+	env := testdb.ServerEnv(dbURL)
+	env["APP_ENV"] = config.EnvDevelopment
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := testdb.Open(t, dbURL)
-	st := store.New(db, store.Options{})
+	st := store.New(db, store.Options{NoPrepare: !cfg.DBPrepare})
 	u, err := st.UserByEmail(context.Background(), email)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestDBExportIsTheHTTPExport(t *testing.T) {
 	db := testdb.Open(t, dbURL)
 	ctx := context.Background()
 	const email = "collector@example.com"
-	if _, err := store.New(db, store.Options{}).UserByEmailOrCreate(ctx, email); err != nil {
+	if _, err := store.New(db, store.Options{NoPrepare: testdb.NoPrepare()}).UserByEmailOrCreate(ctx, email); err != nil {
 		t.Fatal(err)
 	}
 	_, err := db.ExecContext(ctx, `INSERT INTO sets (user_id, title, set_number, theme, tags, notes, purchase_price, quantity)

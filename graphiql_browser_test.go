@@ -190,7 +190,8 @@ func startSeededServer(t *testing.T, ctx context.Context) (base, token string) {
 	t.Helper()
 	dbURL := testdb.URL(t)
 	addr := freeAddr(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "ADDR": addr, "APP_ENV": "development"}
+	env := testdb.ServerEnv(dbURL)
+	env["ADDR"], env["APP_ENV"] = addr, "development"
 	var logs lockedBuffer
 	srvCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)

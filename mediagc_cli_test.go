@@ -44,7 +44,7 @@ func (c *crashServer) start(crashAt string) (string, *exec.Cmd) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "serve")
-	cmd.Env = append(os.Environ(), childEnv+"=main", "DATABASE_URL="+c.dbURL, "ADDR="+addr,
+	cmd.Env = append(append(os.Environ(), testdb.Environ(c.dbURL)...), childEnv+"=main", "ADDR="+addr,
 		"MEDIA_STORE=file:"+c.dir, "SETS_TEST_CRASH_AT="+crashAt, "LOG_LEVEL=warn")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -242,7 +242,7 @@ func runCLIEnv(t *testing.T, dbURL string, env []string, args ...string) cliResu
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), childEnv+"=main", "DATABASE_URL="+dbURL), env...)
+	cmd.Env = append(append(append(os.Environ(), childEnv+"=main"), testdb.Environ(dbURL)...), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

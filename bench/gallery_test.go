@@ -103,7 +103,8 @@ func benchServer(b *testing.B, db *bun.DB, user uuid.UUID, photos media.Store) (
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{}),
+	// Behind a pooler (testdb.NoPrepare) as production is configured there.
+	h := server.New(server.Deps{Config: cfg, Store: store.New(db, store.Options{NoPrepare: testdb.NoPrepare()}),
 		Migrator: postgres.NewMigrator(db, ms, log), Log: log, Media: photos})
 	token, err := auth.Mint(cfg.JWTSecret, user, time.Hour)
 	if err != nil {

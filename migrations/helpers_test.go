@@ -173,9 +173,12 @@ func schemaDump(tb testing.TB, url string) string {
 	return strings.Join(keep, "\n")
 }
 
-// emptyDB returns a fresh database with no tables, and its URL.
+// emptyDB returns a fresh database with no tables, and its URL, both
+// straight to the server: migrations hold a session's advisory lock, so
+// they never run through a pooler (DATABASE_DIRECT_URL in production), and
+// neither does pg_dump, which sets session state before its transaction.
 func emptyDB(tb testing.TB) (*bun.DB, string) {
 	tb.Helper()
-	url := testdb.EmptyURL(tb)
+	url := testdb.Direct(testdb.EmptyURL(tb))
 	return testdb.Open(tb, url), url
 }

@@ -83,10 +83,18 @@ func newHarnessEnv(t *testing.T, env map[string]string) *harness {
 	return newHarnessAt(t, env, testdb.URL(t))
 }
 
-// newHarnessAt is newHarnessEnv over the migrated database at url.
+// newHarnessAt is newHarnessEnv over the migrated database at url. The
+// database's configuration comes from testdb.ServerEnv (behind a pooler:
+// its URL, the direct URL, no prepared statements) unless env sets it.
 func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 	t.Helper()
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	dbEnv := testdb.ServerEnv(url)
+	cfg, err := config.FromEnv(func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return dbEnv[k]
+	})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -105,7 +113,7 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 		}
 	}
 	st := store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads,
-		Retry: postgres.Retry{Within: cfg.DBRetryWithin}})
+		Retry: postgres.Retry{Within: cfg.DBRetryWithin}, NoPrepare: !cfg.DBPrepare})
 	h.startLive(t, st, log)
 	h.handler = server.New(server.Deps{
 		Config:           cfg,
@@ -138,7 +146,8 @@ func (h *harness) startLive(t *testing.T, st *store.Store, log *slog.Logger) {
 	done := make(chan struct{}, 2)
 	go func() { h.hub.Run(ctx); done <- struct{}{} }()
 	go func() {
-		live.Listen(ctx, h.url, h.hub, log, func() {
+		// LISTEN needs a session of its own: never through a pooler.
+		live.Listen(ctx, testdb.Direct(h.url), h.hub, log, func() {
 			select {
 			case h.listening <- struct{}{}:
 			default:

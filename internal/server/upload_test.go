@@ -246,7 +246,7 @@ func TestDeletedPhotosLeaveTheStore(t *testing.T) {
 	h := newHarness(t)
 	userID, token := h.newUser(t)
 	_, other := h.newUser(t)
-	st := store.New(h.check, store.Options{})
+	st := store.New(h.check, store.Options{NoPrepare: !h.cfg.DBPrepare})
 	jpg := mediatest.Photo(t, 200, 100)
 	a := h.mustCreateSet(t, token, map[string]any{"title": "A"})
 	b := h.mustCreateSet(t, token, map[string]any{"title": "B"})

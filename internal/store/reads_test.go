@@ -62,7 +62,7 @@ func TestActiveReadsAreBounded(t *testing.T) {
 	db := testdb.New(t)
 	user := insertUser(t, db)
 	g := &gateTracer{}
-	s := store.New(db, store.Options{MaxActiveReads: 2, Tracer: g})
+	s := store.New(db, store.Options{MaxActiveReads: 2, Tracer: g, NoPrepare: testdb.NoPrepare()})
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for range 16 {
@@ -93,7 +93,7 @@ func TestActiveReadsWaitInArrivalOrder(t *testing.T) {
 	db := testdb.New(t)
 	user := insertUser(t, db)
 	g := &gateTracer{hold: make(chan struct{}), observed: make(chan struct{}, 16)}
-	s := store.New(db, store.Options{MaxActiveReads: 1, Tracer: g})
+	s := store.New(db, store.Options{MaxActiveReads: 1, Tracer: g, NoPrepare: testdb.NoPrepare()})
 	read := func(name string) error {
 		_, err := s.Themes(context.WithValue(context.Background(), callerKey{}, name), user)
 		return err

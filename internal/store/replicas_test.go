@@ -290,7 +290,7 @@ func TestAPrimaryListedAsReplicaGetsNoReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rs.Close() })
-	s := store.New(db, store.Options{Replicas: rs})
+	s := store.New(db, store.Options{Replicas: rs, NoPrepare: testdb.NoPrepare()})
 	waitFor(t, 5*time.Second, "the probe's verdict", func() bool {
 		return rs.Status()[0].Err != nil &&
 			strings.Contains(rs.Status()[0].Err.Error(), "not a standby")

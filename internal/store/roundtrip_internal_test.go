@@ -51,7 +51,7 @@ func TestColumnListsCoverModels(t *testing.T) {
 func TestScanImagesGroupsAnyOrder(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
-	s := New(db, Options{})
+	s := New(db, Options{NoPrepare: testdb.NoPrepare()})
 	ctx := context.Background()
 	user := uuid.New()
 	if _, err := db.ExecContext(ctx, `INSERT INTO users (id) VALUES (?)`, user); err != nil {

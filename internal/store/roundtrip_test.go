@@ -36,7 +36,9 @@ func insertUser(t *testing.T, db *bun.DB) uuid.UUID {
 // column added to the model but not to the positional list fails here.
 func TestRoundTripReadsMatchBun(t *testing.T) {
 	t.Parallel()
-	// With prepared statements and without (DB_PREPARED_STATEMENTS=false).
+	// With prepared statements and without (DB_PREPARED_STATEMENTS=false);
+	// the prepared ones on a direct connection, as a pooler that cannot
+	// keep them (testdb.NoPrepare) would see the server configured without.
 	for _, opts := range []store.Options{{}, {NoPrepare: true}} {
 		t.Run(fmt.Sprintf("NoPrepare=%v", opts.NoPrepare), func(t *testing.T) {
 			t.Parallel()
@@ -46,7 +48,11 @@ func TestRoundTripReadsMatchBun(t *testing.T) {
 }
 
 func testRoundTripReadsMatchBun(t *testing.T, opts store.Options) {
-	db := testdb.New(t)
+	url := testdb.URL(t)
+	if !opts.NoPrepare {
+		url = testdb.Direct(url)
+	}
+	db := testdb.Open(t, url)
 	s := store.New(db, opts)
 	ctx := context.Background()
 	user := insertUser(t, db)
@@ -133,7 +139,7 @@ func testRoundTripReadsMatchBun(t *testing.T, opts store.Options) {
 func TestRoundTripReadsAreOwnerScoped(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
-	s := store.New(db, store.Options{})
+	s := store.New(db, store.Options{NoPrepare: testdb.NoPrepare()})
 	ctx := context.Background()
 	owner, other := insertUser(t, db), insertUser(t, db)
 	set := &models.Set{UserID: owner, Title: "mine", Tags: []string{}, Quantity: 1}
@@ -163,7 +169,7 @@ func TestRoundTripReadsAreOwnerScoped(t *testing.T) {
 func TestRoundTripError(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
-	s := store.New(db, store.Options{})
+	s := store.New(db, store.Options{NoPrepare: testdb.NoPrepare()})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.ListSets(ctx, &store.SetQuery{UserID: uuid.New(), Order: store.DefaultOrder, Limit: 1},
@@ -183,7 +189,7 @@ func TestRoundTripError(t *testing.T) {
 func TestCountByThemeAlone(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
-	s := store.New(db, store.Options{})
+	s := store.New(db, store.Options{NoPrepare: testdb.NoPrepare()})
 	ctx := context.Background()
 	user, other := insertUser(t, db), insertUser(t, db)
 	var sets []*models.Set
@@ -252,10 +258,12 @@ func TestCountByThemeAlone(t *testing.T) {
 // TestPreparedStatementsSurviveMigrations: a migration that changes the
 // type of a column a prepared read returns fails that read once (PostgreSQL
 // refuses the cached plan), and the next read on the same connection
-// prepares it afresh and succeeds.
+// prepares it afresh and succeeds. On the server directly: only there are
+// prepared statements used (testdb.NoPrepare), and only there is "the same
+// connection" the same session.
 func TestPreparedStatementsSurviveMigrations(t *testing.T) {
 	t.Parallel()
-	url := testdb.URL(t)
+	url := testdb.Direct(testdb.URL(t))
 	db := testdb.OpenConfig(t, url, postgres.PoolConfig{MaxConns: 1}) // one connection: the same one each time
 	s := store.New(db, store.Options{})
 	ctx := context.Background()

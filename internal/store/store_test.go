@@ -10,7 +10,7 @@ import (
 
 func TestUserByEmailOrCreate(t *testing.T) {
 	t.Parallel()
-	s := store.New(testdb.New(t), store.Options{})
+	s := store.New(testdb.New(t), store.Options{NoPrepare: testdb.NoPrepare()})
 	ctx := context.Background()
 	a, err := s.UserByEmailOrCreate(ctx, "a@example.com")
 	if err != nil {
