@@ -272,10 +272,11 @@ func TestRepairChangeLog(t *testing.T) {
 }
 
 // listen returns a connection of its own to url, listening on
-// sets_changes.
+// sets_changes: directly, as LISTEN needs a session of its own, which a
+// transaction pooler does not give.
 func listen(tb testing.TB, url string) *pgx.Conn {
 	tb.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
+	conn, err := pgx.Connect(context.Background(), testdb.Direct(url))
 	if err != nil {
 		tb.Fatal(err)
 	}
