@@ -112,8 +112,17 @@ func newHarnessAt(t *testing.T, env map[string]string, url string) *harness {
 			t.Fatal(err)
 		}
 	}
+	var replicas *postgres.Replicas
+	if len(cfg.DatabaseReplicaURLs) > 0 {
+		replicas, err = postgres.OpenReplicas(h.db.DB, cfg.DatabaseReplicaURLs, postgres.PoolConfig{MaxConns: 4},
+			postgres.ReplicaOptions{MaxLag: cfg.ReplicaMaxLag, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { replicas.Close() })
+	}
 	st := store.New(h.db, store.Options{Tracer: rec, MaxActiveReads: cfg.DBMaxActiveReads,
-		Retry: postgres.Retry{Within: cfg.DBRetryWithin}, NoPrepare: !cfg.DBPrepare})
+		Retry: postgres.Retry{Within: cfg.DBRetryWithin}, NoPrepare: !cfg.DBPrepare, Replicas: replicas})
 	h.startLive(t, st, log)
 	h.handler = server.New(server.Deps{
 		Config:           cfg,

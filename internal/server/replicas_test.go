@@ -3,60 +3,22 @@ package server_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/brickgallery/sets/internal/config"
-	"github.com/brickgallery/sets/internal/postgres"
-	"github.com/brickgallery/sets/internal/server"
-	"github.com/brickgallery/sets/internal/store"
 	"github.com/brickgallery/sets/internal/testdb"
-	"github.com/brickgallery/sets/migrations"
 )
 
 // newReplicaHarness is one API instance over the primary at primaryURL
 // that reads from the replica at replicaURL, configured by env.
 func newReplicaHarness(t *testing.T, env map[string]string, primaryURL, replicaURL string) *harness {
 	t.Helper()
-	env["DATABASE_URL"], env["DATABASE_REPLICA_URLS"] = primaryURL, replicaURL
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	h := &harness{cfg: cfg, rec: &recorder{}, media: testMediaStore(t), logs: &syncBuffer{},
-		check: testdb.Open(t, primaryURL), url: primaryURL, db: testdb.Open(t, primaryURL)}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	replicas, err := postgres.OpenReplicas(h.db.DB, cfg.DatabaseReplicaURLs, postgres.PoolConfig{MaxConns: 4},
-		postgres.ReplicaOptions{MaxLag: cfg.ReplicaMaxLag, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { replicas.Close() })
-	ms, err := migrations.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.handler = server.New(server.Deps{
-		Config: cfg,
-		Store: store.New(h.db, store.Options{MaxActiveReads: cfg.DBMaxActiveReads, NoPrepare: !cfg.DBPrepare,
-			Retry: postgres.Retry{Within: cfg.DBRetryWithin}, Replicas: replicas}),
-		Migrator: postgres.NewMigrator(h.db, ms, log),
-		Log:      log,
-		Media:    h.media,
-	})
-	h.srv = httptest.NewServer(h.handler)
-	t.Cleanup(h.srv.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", h.logs.String())
-		}
-	})
-	return h
+	env["DATABASE_URL"], env["DATABASE_DIRECT_URL"], env["DATABASE_REPLICA_URLS"] = primaryURL, primaryURL, replicaURL
+	return newHarnessAt(t, env, primaryURL)
 }
 
 // metric returns the value of the series named by selector (name and
