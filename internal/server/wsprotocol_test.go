@@ -182,3 +182,52 @@ func settledGoroutines() int {
 	}
 	return n
 }
+
+// The server pings every LIVE_PING_INTERVAL: a client that answers stays
+// connected, one that has gone silent is cut off by the next ping, and
+// its subscription leaves the hub.
+func TestLivePingsCutOffSilentSockets(t *testing.T) {
+	t.Parallel()
+	h := newHarnessEnv(t, map[string]string{"APP_ENV": config.EnvDevelopment, "LIVE_PING_INTERVAL": "1s"})
+	waitListening(t, h)
+	_, tok := h.newUser(t)
+	h.warm(t, tok)
+	alive := dialWS(t, h.srv.URL, "Bearer "+tok) // answers every ping
+	alive.ack()
+	alive.subscribe("1", subscriptionQuery, nil)
+	silent := dialWS(t, h.srv.URL, "Bearer "+tok)
+	silent.ack()
+	silent.subscribe("1", subscriptionQuery, nil)
+	waitSubscriptions(t, h, 2)
+	silent.hold() // reads nothing more, so answers no ping
+	start := time.Now()
+	waitSubscriptions(t, h, 1)
+	// The client's read in progress when it stopped may answer one more
+	// ping; the one after goes unanswered, and the next tick cuts it off.
+	t.Logf("the silent socket was cut off after %s", time.Since(start).Round(time.Millisecond))
+	time.Sleep(2500 * time.Millisecond) // more pings, all answered
+	if got := h.metric(t, "sets_live_sockets"); got != 1 {
+		t.Errorf("sets_live_sockets = %v, want 1: the client that answers pings stays", got)
+	}
+	h.mustCreateSet(t, tok, map[string]any{"title": "still here"})
+	if _, err := alive.nextChange("1", 10*time.Second); err != nil {
+		t.Fatalf("the answering client after the pings: %v", err)
+	}
+}
+
+// LIVE_MAX_SUBSCRIPTIONS bounds the instance, whoever subscribes.
+func TestLiveInstanceLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarnessEnv(t, map[string]string{"APP_ENV": config.EnvDevelopment, "LIVE_MAX_SUBSCRIPTIONS": "2"})
+	waitListening(t, h)
+	for range 2 {
+		_, tok := h.newUser(t)
+		h.subscribe(t, tok, nil)
+	}
+	waitSubscriptions(t, h, 2)
+	_, tok := h.newUser(t)
+	c := h.subscribe(t, tok, nil)
+	if m := c.next(10 * time.Second); !isError(m, "TOO_MANY_SUBSCRIPTIONS") {
+		t.Fatalf("a third subscription on an instance that holds 2: %s %s, want TOO_MANY_SUBSCRIPTIONS", m.Type, m.Payload)
+	}
+}
