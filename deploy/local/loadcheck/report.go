@@ -86,7 +86,10 @@ func printTable(w io.Writer, o options, rows []result) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		window := "—"
-		if r.faulty() {
+		switch {
+		case r.faulty() && r.window == 0:
+			window = "0 (nothing failed or slowed)"
+		case r.faulty():
 			window = ms(r.window)
 		}
 		met := "yes"
