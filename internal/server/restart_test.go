@@ -59,7 +59,7 @@ func TestReadsSurviveARestart(t *testing.T) {
 			})
 			t.Logf("%s: %d reads, %d failed; %d writes acknowledged, %d failed; %s retries",
 				tt.name, l.reads, l.readsFailed, len(l.acked), l.writesFailed, metric(t, h, "sets_db_retries_total"))
-			if l.reads < 200 {
+			if l.reads < restartMinReads {
 				t.Fatalf("only %d reads ran: too few to measure a failure rate", l.reads)
 			}
 			if tt.retryWithin == "0s" {
@@ -99,6 +99,10 @@ const restartGallery = `query($theme: String) { sets(first: 20, filter: {theme: 
 	totalCount edges { node { id title images { imageUrl } } } } }`
 
 // run keeps the load going for as long as during takes.
+// restartMinReads is how many reads the load runs at least: enough that
+// one failure is 0.1%.
+const restartMinReads = 1000
+
 func (l *restartLoad) run(during func()) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -156,6 +160,18 @@ func (l *restartLoad) run(during func()) {
 		}()
 	}
 	during()
+	// The rate is measured over a count, not a time: on a loaded machine
+	// a second of load can be a few hundred reads, too few for 0.1%.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		n := l.reads
+		l.mu.Unlock()
+		if n >= restartMinReads {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 }
