@@ -181,7 +181,10 @@ type socketTransport struct {
 }
 
 // Supports reports whether r asks for a WebSocket.
-func (t socketTransport) Supports(r *http.Request) bool {
+func (t socketTransport) Supports(r *http.Request) bool { return IsWebSocketUpgrade(r) }
+
+// IsWebSocketUpgrade reports whether r asks to upgrade to a WebSocket.
+func IsWebSocketUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
@@ -446,15 +449,23 @@ func completeMessage(id string) []byte {
 	return b
 }
 
-// sendResponse queues a next message.
-func (c *socket) sendResponse(id string, resp *graphql.Response) bool {
+// nextMessage is the next message carrying resp for operation id.
+func nextMessage(id string, resp *graphql.Response) ([]byte, error) {
 	b, err := json.Marshal(resp)
 	if err != nil {
-		c.t.log.ErrorContext(c.ctx, "encode a subscription response", "err", err)
+		return nil, fmt.Errorf("encode a response: %w", err)
+	}
+	return json.Marshal(message{ID: id, Type: "next", Payload: b})
+}
+
+// sendResponse queues a next message.
+func (c *socket) sendResponse(id string, resp *graphql.Response) bool {
+	m, err := nextMessage(id, resp)
+	if err != nil {
+		c.t.log.ErrorContext(c.ctx, "subscription socket", "err", err)
 		c.closeWith(closeInternal, "internal error")
 		return false
 	}
-	m, _ := json.Marshal(message{ID: id, Type: "next", Payload: b})
 	return c.send(m)
 }
 
@@ -478,8 +489,7 @@ func (c *socket) queueLocked(o outgoing) bool {
 		return false
 	}
 	if len(c.outbox) >= maxOutbox {
-		c.closing = true
-		go c.conn.CloseNow()
+		c.cutLocked()
 		return false
 	}
 	c.outbox = append(c.outbox, o)
@@ -510,10 +520,7 @@ func (c *socket) write() {
 			continue
 		}
 		if err := c.writeNow(o.msg); err != nil {
-			c.mu.Lock()
-			c.closing = true
-			c.mu.Unlock()
-			c.conn.CloseNow()
+			c.cut()
 		}
 	}
 }
@@ -532,12 +539,24 @@ func (c *socket) ping() {
 	switch {
 	case !c.initialised || c.closing || c.ended:
 	case c.unanswered:
-		c.closing = true
-		go c.conn.CloseNow()
+		c.cutLocked()
 	default:
 		c.unanswered = true
 		c.queueLocked(outgoing{msg: pingMessage})
 	}
+}
+
+// cut drops the connection without a close handshake: its client reads
+// too little, or is gone.
+func (c *socket) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cutLocked()
+}
+
+func (c *socket) cutLocked() {
+	c.closing = true
+	go c.conn.CloseNow()
 }
 
 // closeWith closes the socket with code (in the background: the close
@@ -657,17 +676,13 @@ func (op *operation) drain() {
 		if resp == nil {
 			return // ended meanwhile
 		}
-		b, err := json.Marshal(resp)
+		m, err := nextMessage(op.id, resp)
 		if err != nil {
-			op.fail(fmt.Errorf("encode a change: %w", err))
+			op.fail(err)
 			return
 		}
-		m, _ := json.Marshal(message{ID: op.id, Type: "next", Payload: b})
 		if err := c.writeNow(m); err != nil {
-			c.mu.Lock()
-			c.closing = true
-			c.mu.Unlock()
-			c.conn.CloseNow()
+			c.cut()
 			return
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/rs/cors"
@@ -145,7 +144,7 @@ func New(d Deps) *Handler {
 // upgrades sends WebSocket upgrade requests to sockets, the rest to next.
 func upgrades(sockets, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if graph.IsWebSocketUpgrade(r) {
 			// The access log line is written when the upgrade is done and
 			// the socket lives on: its operations must not write into
 			// the request's record, which is no longer read.
